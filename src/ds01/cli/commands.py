@@ -1,0 +1,85 @@
+"""Sub-commands of ``ds01``: each a small handler over the service layer."""
+
+from __future__ import annotations
+
+import argparse
+
+from ds01.errors import EXIT_OK, EXIT_REFUSED
+
+
+def context_of(args: argparse.Namespace):
+    from ds01.context import Context
+
+    return Context.build(
+        config=getattr(args, "config", None),
+        state_dir=getattr(args, "state_dir", None),
+        log_dir=getattr(args, "log_dir", None),
+        hardware=getattr(args, "hardware", None),
+    )
+
+
+def service_of(args: argparse.Namespace):
+    from ds01.service import Service
+
+    return Service(context_of(args))
+
+
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def register(sub, common: argparse.ArgumentParser) -> None:
+    from ds01.cli import demo_cmd, gpu_cmd
+
+    cfg = sub.add_parser("config", help="configuration commands", parents=[common])
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
+    check = cfg_sub.add_parser(
+        "check", parents=[common], help="validate the policy file",
+        description="Validate the policy file. Prints FILE:LINE: key: message for each problem "
+        "and exits 2, or exits 0 when the file is valid.")
+    _json_flag(check)
+    check.set_defaults(handler=cmd_config_check)
+
+    lim = sub.add_parser(
+        "limits", parents=[common], help="a user's effective limits and group",
+        description="Show USER's effective limits: defaults, then the group's, then the "
+        "user's override.")
+    lim.add_argument("user", metavar="USER")
+    lim.add_argument("--priority", action="store_true", help="print only the priority number")
+    _json_flag(lim)
+    lim.set_defaults(handler=cmd_limits)
+
+    gpu_cmd.register(sub, common, _json_flag)
+    demo_cmd.register(sub, common)
+
+
+def cmd_config_check(args) -> int:
+    from ds01.cli.output import emit_json, out
+
+    svc = service_of(args)
+    cfg = svc.config  # raises ConfigError (exit 2) with FILE:LINE lines
+    if args.json:
+        emit_json({"ok": True, "file": cfg.source, "groups": [g.name for g in cfg.groups],
+                   "users": list(cfg.known_users())})
+    else:
+        out(f"{cfg.source}: OK ({len(cfg.groups)} groups, {len(cfg.known_users())} named users, "
+            f"{len(cfg.reservations())} reservations)")
+    return EXIT_OK
+
+
+def cmd_limits(args) -> int:
+    from ds01.cli.output import emit_json, out
+    from ds01.cli.render import limits_text
+
+    svc = service_of(args)
+    who = svc.effective(args.user)
+    if args.priority:
+        out(str(who.priority))
+    elif args.json:
+        emit_json(who.as_dict())
+    else:
+        out(limits_text(who))
+    return EXIT_OK
+
+
+__all__ = ["register", "service_of", "context_of", "EXIT_REFUSED"]

@@ -1,0 +1,87 @@
+"""``ds01 gpu status|allocate|release``."""
+
+from __future__ import annotations
+
+from ds01.errors import EXIT_OK, EXIT_REFUSED
+
+
+def register(sub, common, json_flag) -> None:
+    gpu = sub.add_parser("gpu", parents=[common], help="GPU and MIG allocation",
+                         description="See and change who holds which GPU or MIG instance.")
+    gsub = gpu.add_subparsers(dest="gpu_command", metavar="COMMAND", required=True)
+
+    st = gsub.add_parser("status", parents=[common], help="every device and who is on it",
+                         description="Every device: id, kind, profile, UUID, memory, "
+                         "containers, reservation, warnings. Free devices are marked AVAILABLE.")
+    json_flag(st)
+    st.set_defaults(handler=cmd_status)
+
+    al = gsub.add_parser(
+        "allocate", parents=[common], help="decide and record an allocation (admin)",
+        description="Decide which device(s) CONTAINER of USER gets, and record it. "
+        "Allocating again for a container that already holds devices returns them unchanged.")
+    al.add_argument("user", metavar="USER")
+    al.add_argument("container", metavar="CONTAINER")
+    al.add_argument("--gpus", type=int, default=1, metavar="N",
+                    help="number of devices (default 1)")
+    al.add_argument("--full-gpu", action="store_true", help="ask for whole GPUs")
+    al.add_argument("--cpu-only", action="store_true",
+                    help="no device; counts only against the container limit")
+    json_flag(al)
+    al.set_defaults(handler=cmd_allocate)
+
+    rl = gsub.add_parser("release", parents=[common], help="release a container's devices (admin)",
+                         description="Release CONTAINER's allocation. Releasing a container "
+                         "that holds nothing succeeds and says so.")
+    rl.add_argument("container", metavar="CONTAINER")
+    json_flag(rl)
+    rl.set_defaults(handler=cmd_release)
+
+
+def cmd_status(args) -> int:
+    from ds01.cli.commands import service_of
+    from ds01.cli.output import emit_json, out
+    from ds01.service.gpu import status
+
+    st = status(service_of(args))
+    if args.json:
+        emit_json(st.to_dict())
+    else:
+        from ds01.monitor.dashboard import render_text
+
+        out(render_text(st))
+    return EXIT_OK
+
+
+def cmd_allocate(args) -> int:
+    from ds01.cli.commands import service_of
+    from ds01.cli.output import emit_json, err, out
+    from ds01.cli.render import decision_dict, decision_text, refusal_text
+    from ds01.service.gpu import allocate
+
+    svc = service_of(args)
+    d = allocate(svc, args.user, args.container, count=args.gpus, full_gpu=args.full_gpu,
+                 cpu_only=args.cpu_only)
+    if args.json:
+        emit_json(decision_dict(d))
+    if not d.ok:
+        err(refusal_text(d, svc.config.error_messages))
+        return EXIT_REFUSED
+    if not args.json:
+        out(decision_text(d))
+    return EXIT_OK
+
+
+def cmd_release(args) -> int:
+    from ds01.cli.commands import service_of
+    from ds01.cli.output import emit_json, out
+    from ds01.service.gpu import release
+
+    r = release(service_of(args), args.container)
+    if args.json:
+        emit_json(r.to_dict())
+    elif r.released:
+        out(f"released {r.container}: {', '.join(r.devices) or 'no devices (CPU-only)'}")
+    else:
+        out(f"{r.container} holds no allocation; nothing to release")
+    return EXIT_OK

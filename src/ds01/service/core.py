@@ -1,0 +1,124 @@
+"""The service object: loads config, hardware and store once per process, lazily."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from ds01.cache import load_cached
+from ds01.config.model import Config, EffectiveLimits
+from ds01.context import Context
+from ds01.errors import ConfigError, ConfigProblem
+from ds01.hardware.model import Inventory
+
+
+def _load_config_file(path: Path) -> Config:
+    from ds01.config.loader import load_config
+
+    return load_config(path)
+
+
+def _load_description_file(path: Path) -> Inventory:
+    from ds01.hardware.simfile import load_description
+
+    return load_description(path)
+
+
+def builtin_config_path() -> Path:
+    """The example configuration shipped inside the package (used by ``ds01 demo``)."""
+    return Path(__file__).resolve().parent.parent / "data" / "resource-limits.yaml"
+
+
+def builtin_server_path(name: str) -> Path:
+    return Path(__file__).resolve().parent.parent / "data" / "servers" / f"{name}.yaml"
+
+
+class Service:
+    """Everything a command needs, each piece loaded on first use.
+
+    Seams for tests: ``smi_runner`` (the nvidia-smi runner) and ``nvml_module`` (a pynvml
+    stand-in); paths and the clock come from the ``Context``.
+    """
+
+    def __init__(self, ctx: Context, *, smi_runner=None, nvml_module=None, engine=None):
+        self.ctx = ctx
+        self._smi_runner = smi_runner
+        self._nvml_module = nvml_module
+        self._engine = engine
+
+    # -- configuration -------------------------------------------------------------------
+    @cached_property
+    def config(self) -> Config:
+        path = self.ctx.config_path
+        if not path.exists():
+            raise ConfigError(
+                [ConfigProblem(str(path), None, None, "configuration file not found")],
+                hint="create it from examples/resource-limits.yaml, or point --config / "
+                "DS01_CONFIG at your file",
+            )
+        return load_cached(path, _load_config_file, self._cache_dir(), "config")
+
+    def effective(self, user: str) -> EffectiveLimits:
+        return self.config.effective(user, unix_groups_of(user))
+
+    # -- hardware ------------------------------------------------------------------------
+    @cached_property
+    def inventory(self) -> Inventory:
+        spec = self.ctx.hardware
+        if spec.startswith("builtin:"):
+            path = builtin_server_path(spec.split(":", 1)[1])
+            if not path.exists():
+                from ds01.hardware.sources import load_inventory
+
+                return load_inventory(spec)  # reports the unknown name with the valid ones
+            return load_cached(path, _load_description_file, self._cache_dir(), "hardware")
+        if spec not in ("auto", "nvml", "nvidia-smi"):
+            path = Path(spec)
+            if path.exists():
+                return load_cached(path, _load_description_file, self._cache_dir(), "hardware")
+        from ds01.hardware.sources import load_inventory
+
+        return load_inventory(spec, smi_runner=self._smi_runner, nvml_module=self._nvml_module)
+
+    @cached_property
+    def devices(self):
+        from ds01.policy.devices import flatten
+
+        return flatten(self.inventory, self.config.gpu)
+
+    # -- state ---------------------------------------------------------------------------
+    @cached_property
+    def store(self):
+        from ds01.state.store import Store
+
+        return Store(self.ctx.db_path)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+
+    def _cache_dir(self) -> Path | None:
+        return self.ctx.cache_dir
+
+
+def unix_groups_of(user: str) -> tuple[str, ...]:
+    """The Unix groups of ``user`` on this machine; none when the account does not exist."""
+    import grp
+    import pwd
+
+    try:
+        gid = pwd.getpwnam(user).pw_gid
+    except KeyError:
+        return ()
+    try:
+        gids = os.getgrouplist(user, gid)
+    except OSError:
+        gids = [gid]
+    names = []
+    for g in gids:
+        try:
+            names.append(grp.getgrgid(g).gr_name)
+        except KeyError:
+            continue
+    return tuple(names)

@@ -1,0 +1,201 @@
+"""GPU use cases: allocate, release, status. Each decision is read, decided and written in
+one write transaction, so concurrent processes can never double-book or lose an allocation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ds01.config.model import EffectiveLimits
+from ds01.policy.allocate import Snapshot, decide
+from ds01.policy.model import Decision, Holding, Request
+from ds01.service.core import Service
+from ds01.state.store import AllocationRow, Event
+
+
+@dataclass(frozen=True)
+class Released:
+    container: str
+    released: bool
+    devices: tuple[str, ...] = ()
+    user: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": True,
+            "container": self.container,
+            "released": self.released,
+            "devices": list(self.devices),
+        }
+
+
+def holding_of(row: AllocationRow) -> Holding:
+    return Holding(
+        container=row.container,
+        user=row.user,
+        priority=row.priority,
+        devices=row.devices,
+        reserved=row.reserved,
+        since=row.since,
+    )
+
+
+def snapshot(svc: Service, rows) -> Snapshot:
+    return Snapshot(
+        devices=svc.devices,
+        holdings=tuple(holding_of(r) for r in rows),
+        gpu=svc.config.gpu,
+        reservations=svc.config.reservations(),
+    )
+
+
+def allocate(
+    svc: Service,
+    user: str,
+    container: str,
+    *,
+    count: int = 1,
+    full_gpu: bool = False,
+    cpu_only: bool = False,
+    origin: str = "direct",
+    meta: dict | None = None,
+) -> Decision:
+    """Decide and record. Returns the decision (ok or refused); never raises for a refusal."""
+    who = svc.effective(user)
+    request = Request(user=user, container=container, count=count, full_gpu=full_gpu,
+                      cpu_only=cpu_only)
+    now = svc.ctx.now()
+    with svc.store.write() as tx:
+        decision = decide(snapshot(svc, tx.allocations()), request, who, now)
+        event = _record(tx, decision, who, now.isoformat(timespec="seconds"), origin, meta)
+    if event is not None:
+        _log(svc, event)
+    return decision
+
+
+def _record(tx, decision: Decision, who: EffectiveLimits, ts: str, origin: str, meta):
+    if decision.existing:
+        return None
+    req = decision.request
+    if decision.ok:
+        tx.insert(
+            AllocationRow(
+                container=req.container, user=req.user, group=who.group,
+                priority=decision.priority, devices=decision.devices, uuids=decision.uuids,
+                reserved=decision.reserved, units=decision.units, since=ts, origin=origin,
+                meta=dict(meta or {}),
+            )
+        )
+    event = Event(
+        ts=ts, event="ALLOCATED" if decision.ok else "REJECTED", user=req.user,
+        group=who.group, container=req.container, priority=decision.priority,
+        devices=decision.devices, units=decision.units, units_held=decision.units_held,
+        units_limit=decision.units_limit, reason=decision.reason,
+        message=None if decision.ok else _headline(decision),
+        meta={"origin": origin, "count": req.count, "full_gpu": req.full_gpu,
+              "cpu_only": req.cpu_only},
+    )
+    tx.add_event(event)
+    return event
+
+
+def _headline(decision: Decision) -> str:
+    from ds01.policy.messages import headline
+
+    return headline(decision)
+
+
+def release(svc: Service, container: str, *, when: str | None = None, why: str | None = None
+            ) -> Released:
+    """Release a container's devices. Releasing what holds nothing succeeds and says so."""
+    ts = when or svc.ctx.now().isoformat(timespec="seconds")
+    with svc.store.write() as tx:
+        row = tx.delete(container)
+        if row is None:
+            return Released(container=container, released=False)
+        event = Event(
+            ts=ts, event="RELEASED", user=row.user, group=row.group, container=row.container,
+            priority=row.priority, devices=row.devices, units=row.units,
+            reason=why, meta={"origin": row.origin, "since": row.since},
+        )
+        tx.add_event(event)
+    _log(svc, event)
+    return Released(container=container, released=True, devices=row.devices, user=row.user)
+
+
+def _log(svc: Service, event: Event) -> None:
+    from ds01.state.log import append, format_event
+
+    append(svc.ctx.allocation_log, [format_event(event)])
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    device: object  # policy.model.Device
+    containers: tuple[dict, ...] = ()
+    reserved_for: dict | None = None
+
+    def to_dict(self) -> dict:
+        d = self.device
+        return {
+            "id": d.id, "kind": d.kind, "gpu": d.gpu, "profile": d.profile, "uuid": d.uuid,
+            "name": d.name, "units": d.units, "memory_total_mib": d.memory_total_mib,
+            "memory_used_mib": d.memory_used_mib, "utilization": d.utilization,
+            "allocatable": d.allocatable, "warning": d.warning,
+            "reserved_for": self.reserved_for, "containers": list(self.containers),
+        }
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    mode: str
+    devices: tuple[DeviceStatus, ...]
+    now: str
+    source: str
+    cpu_only: tuple[dict, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        return {
+            "mode": self.mode, "now": self.now, "source": self.source,
+            "devices": [d.to_dict() for d in self.devices],
+            "cpu_only": list(self.cpu_only), "warnings": list(self.warnings),
+        }
+
+
+def status(svc: Service) -> ServerStatus:
+    """Every device with who is on it, reservations and warnings."""
+    from ds01.policy.devices import server_mode
+
+    now = svc.ctx.now()
+    with svc.store.read() as tx:
+        rows = tx.allocations()
+    on: dict[str, list[dict]] = {}
+    cpu_only = []
+    for r in rows:
+        entry = {"container": r.container, "user": r.user, "priority": r.priority,
+                 "since": r.since, "group": r.group, **_launcher_fields(r)}
+        if not r.devices:
+            cpu_only.append(entry)
+        for dev in r.devices:
+            on.setdefault(dev, []).append(entry)
+    active = [res for res in svc.config.reservations() if res.active(now)]
+    out = []
+    for d in svc.devices:
+        res = next((x for x in active if x.covers(d.id)), None)
+        reserved = None if res is None else {
+            "user": res.user, "end": res.end.isoformat(), "reason": res.reason}
+        out.append(DeviceStatus(d, tuple(on.get(d.id, ())), reserved))
+    warnings = tuple(d.warning for d in svc.devices if d.warning)
+    return ServerStatus(
+        mode=server_mode(svc.devices), devices=tuple(out),
+        now=now.isoformat(timespec="seconds"), source=svc.inventory.source,
+        cpu_only=tuple(cpu_only), warnings=warnings + tuple(svc.inventory.warnings),
+    )
+
+
+def _launcher_fields(row: AllocationRow) -> dict:
+    meta = row.meta or {}
+    extra = {}
+    if "name" in meta:
+        extra["name"] = meta["name"]
+    return extra
