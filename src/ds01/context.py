@@ -16,7 +16,7 @@ option         environment         default
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from ds01.records import record, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def parse_instant(text: str, *, what: str = "DS01_NOW") -> datetime:
     return value
 
 
-@dataclass(frozen=True)
+@record
 class Context:
     """Where ds01 reads and writes, which hardware source it uses, and what time it is."""
 

@@ -7,7 +7,7 @@ process ``exit_code`` the CLI uses. Only the CLI turns these into text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ds01.records import record
 
 EXIT_OK = 0
 EXIT_REFUSED = 1  # refused by policy (including INVALID_REQUEST, NOT_PERMITTED)
@@ -40,7 +40,7 @@ class UsageError(Ds01Error):
     code = "USAGE"
 
 
-@dataclass(frozen=True)
+@record
 class ConfigProblem:
     """One thing wrong in a configuration file, located as precisely as we can."""
 

@@ -5,7 +5,7 @@ Parsing and validation live in ``ds01.config.loader``; it produces a ``Config``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from ds01.records import record, field, fields
 from datetime import datetime
 
 # Limit keys that defaults, groups and user overrides may set. Values are already parsed:
@@ -20,10 +20,21 @@ LIMIT_KEYS: tuple[str, ...] = (
     "shm_size",
     "pids_limit",
     "idle_timeout",
+    "slice_cpus",
+    "slice_memory",
+    "max_tasks",
 )
 
+# Reason keys of `wizard.error_messages` and the placeholders each template may use.
+ERROR_MESSAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "gpu_limit_exceeded": ("requested", "max", "current", "available"),
+    "container_limit_exceeded": ("current", "max"),
+    "no_gpu_available": (),
+    "reservation_conflict": ("reserved_user", "end_time", "reason"),
+}
 
-@dataclass(frozen=True)
+
+@record
 class Limits:
     """Effective values of every limit key for one user (parsed units)."""
 
@@ -36,13 +47,16 @@ class Limits:
     shm_size: int | None = 16 * 1024**3  # bytes
     pids_limit: int | None = 4096
     idle_timeout: float | None = 24 * 3600.0  # seconds
+    slice_cpus: float | None = 32  # all of one user's containers together
+    slice_memory: int | None = 64 * 1024**3  # bytes, all of one user's containers together
+    max_tasks: int | None = 4096  # processes + threads, all of one user's containers together
 
     def replaced(self, settings: dict) -> "Limits":
         known = {f.name for f in fields(self)}
         return Limits(**{**self.__dict__, **{k: v for k, v in settings.items() if k in known}})
 
 
-@dataclass(frozen=True)
+@record
 class Reservation:
     """A time window during which some devices are for one user only."""
 
@@ -61,7 +75,19 @@ class Reservation:
         return device_id in self.gpus or gpu in self.gpus
 
 
-@dataclass(frozen=True)
+@record
+class Aggregate:
+    """Limits on a whole group together (all its members' containers); None = no limit."""
+
+    cpus: float | None = None
+    memory: int | None = None  # bytes
+    tasks: int | None = None
+
+    def is_set(self) -> bool:
+        return any(v is not None for v in (self.cpus, self.memory, self.tasks))
+
+
+@record
 class Group:
     name: str
     settings: dict  # limit keys this group sets (parsed values)
@@ -69,9 +95,10 @@ class Group:
     unix_groups: tuple[str, ...] = ()
     admin: bool = False
     order: int = 0  # position in the file: ties on priority go to the first listed
+    aggregate: Aggregate = field(default_factory=Aggregate)
 
 
-@dataclass(frozen=True)
+@record
 class Override:
     user: str
     settings: dict  # limit keys this override sets (parsed values)
@@ -79,14 +106,39 @@ class Override:
     reservation: Reservation | None = None
 
 
-@dataclass(frozen=True)
+@record
 class GpuSettings:
     units_per_gpu: int = 4
     max_containers_per_mig: int = 2
     max_containers_per_gpu: int = 1
 
 
-@dataclass(frozen=True)
+DEFAULT_MOUNTS: dict[str, str] = {"/home/{user}/workspace": "/workspace"}
+
+
+@record
+class ContainerSettings:
+    """How ds01 starts containers (the `containers:` section)."""
+
+    gpu_attach: str = "gpus"  # "gpus": the engine's GPU request; "none": no GPU attach at all
+    allow_raw_images: bool = False  # may users run images that are not in `images`?
+    run_as_user: bool = True  # run as the calling user's uid:gid, not as root
+    mounts: dict = field(default_factory=lambda: dict(DEFAULT_MOUNTS))  # host template -> path
+    gpu_hold_after_stop: float = 0.0  # seconds a stopped container keeps its GPU
+    instance: str = "ds01"  # name of this installation (labels, cgroup names)
+    cgroup_root: str = "/ds01"  # where ds01's cgroups live, under the cgroup mount
+
+    def mounts_for(self, user: str) -> dict[str, str]:
+        """The mounts with ``{user}`` filled in: host path -> container path."""
+        return {h.format(user=user): c.format(user=user) for h, c in self.mounts.items()}
+
+
+@record
+class MonitoringSettings:
+    per_user_metrics: bool = False  # export metrics labelled with user names
+
+
+@record
 class EffectiveLimits:
     """Everything the decision needs to know about one user."""
 
@@ -119,7 +171,7 @@ class EffectiveLimits:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class Config:
     """A validated configuration. Build it with ``ds01.config.loader.load_config``."""
 
@@ -130,7 +182,16 @@ class Config:
     overrides: dict = field(default_factory=dict)  # user -> Override
     gpu: GpuSettings = field(default_factory=GpuSettings)
     error_messages: dict = field(default_factory=dict)  # reason key -> template
-    extra: dict = field(default_factory=dict)  # sections later features add (parsed)
+    images: dict = field(default_factory=dict)  # allowlist: short name -> image reference
+    containers: ContainerSettings = field(default_factory=ContainerSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+
+    def group(self, name: str) -> Group | None:
+        """The group called ``name``, or None."""
+        for g in self.groups:
+            if g.name == name:
+                return g
+        return None
 
     def group_of(self, user: str, unix_groups: tuple[str, ...] | list[str] = ()) -> Group | None:
         """The user's group: highest priority among matches, first listed on ties."""
@@ -142,16 +203,16 @@ class Config:
         if matches:
             return min(matches, key=lambda g: (-self._group_priority(g), g.order))
         if self.default_group is not None:
-            for g in self.groups:
-                if g.name == self.default_group:
-                    return g
+            return self.group(self.default_group)
         return None
 
     def _group_priority(self, group: Group) -> int:
         base = Limits().replaced(self.defaults)
         return int(group.settings.get("priority", base.priority))
 
-    def effective(self, user: str, unix_groups: tuple[str, ...] | list[str] = ()) -> EffectiveLimits:
+    def effective(
+        self, user: str, unix_groups: tuple[str, ...] | list[str] = ()
+    ) -> EffectiveLimits:
         """defaults, then the group's keys, then the user's override keys."""
         group = self.group_of(user, unix_groups)
         limits = Limits().replaced(self.defaults)

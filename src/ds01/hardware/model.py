@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ds01.records import record, field
 
 MIG_DISABLED = "disabled"  # MIG-capable, switched off: one whole-GPU device
 MIG_ENABLED = "enabled"  # MIG on: instances (if any) are the devices
 MIG_UNSUPPORTED = "n/a"  # not MIG-capable: one whole-GPU device
 
 
-@dataclass(frozen=True)
+@record
 class MigInstance:
     """One MIG device as ``nvidia-smi -L`` lists it ("MIG 2g.20gb Device 2")."""
 
@@ -28,7 +28,7 @@ class MigInstance:
         return f"{self.gpu_index}:{self.index}"
 
 
-@dataclass(frozen=True)
+@record
 class Gpu:
     """One physical GPU."""
 
@@ -48,7 +48,7 @@ class Gpu:
         return self.mig == MIG_ENABLED
 
 
-@dataclass(frozen=True)
+@record
 class Inventory:
     """Every GPU the machine has, in index order, and where the facts came from."""
 

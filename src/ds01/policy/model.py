@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ds01.records import record, field
 
 # Reason codes, in the order the checks run (contract section 3).
 INVALID_REQUEST = "INVALID_REQUEST"
@@ -16,7 +16,7 @@ KIND_MIG = "mig"
 KIND_GPU = "gpu"
 
 
-@dataclass(frozen=True)
+@record
 class Device:
     """What one container can be given: a MIG instance or a whole GPU."""
 
@@ -41,7 +41,7 @@ class Device:
         return self.memory_used_mib / self.memory_total_mib
 
 
-@dataclass(frozen=True)
+@record
 class Holding:
     """One container's current allocation, as recorded."""
 
@@ -53,7 +53,7 @@ class Holding:
     since: str = ""  # ISO time of allocation
 
 
-@dataclass(frozen=True)
+@record
 class Request:
     user: str
     container: str
@@ -62,7 +62,7 @@ class Request:
     cpu_only: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class Decision:
     """The answer. ``ok`` with devices, or exactly one reason with the numbers behind it."""
 
