@@ -10,6 +10,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q src
 	touch $@
 
 install: $(BIN)/.installed

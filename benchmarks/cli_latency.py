@@ -14,16 +14,17 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BIN, REPO, median, timed  # noqa: E402
+from _common import BIN, REPO, bench_env, median, precompile, timed  # noqa: E402
 
 BUDGET = 3.0
 
 
 def run(runs: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "DS01_CONFIG": str(REPO / "examples" / "resource-limits.yaml"),
-               "DS01_STATE_DIR": f"{tmp}/state", "DS01_LOG_DIR": f"{tmp}/log",
-               "DS01_HARDWARE": str(REPO / "examples" / "note-server.yaml")}
+        precompile()
+        env = bench_env({"DS01_CONFIG": str(REPO / "examples" / "resource-limits.yaml"),
+                         "DS01_STATE_DIR": f"{tmp}/state", "DS01_LOG_DIR": f"{tmp}/log",
+                         "DS01_HARDWARE": str(REPO / "examples" / "note-server.yaml")})
         ds01 = str(BIN / "ds01")
         timed([ds01, "gpu", "allocate", "alice", "warm"], env, 2)  # fill the compiled cache
         timed([ds01, "gpu", "release", "warm"], env, 1)

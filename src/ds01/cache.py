@@ -15,12 +15,8 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Callable, TypeVar
 
 from ds01 import __version__
-
-T = TypeVar("T")
-
 
 def _key(path: Path, tag: str) -> tuple:
     st = os.stat(path)
@@ -71,7 +67,7 @@ def _write(file: Path, key: tuple, value) -> None:
         return  # read-only state dir, no permission: parse every time
 
 
-def load_cached(path: Path, loader: Callable[[Path], T], cache_dir: Path | None, tag: str) -> T:
+def load_cached(path: Path, loader, cache_dir: Path | None, tag: str):
     """``loader(path)``, or its cached result when ``path`` has not changed since."""
     try:
         key = _key(path, tag)

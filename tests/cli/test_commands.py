@@ -108,7 +108,7 @@ def test_allocation_log_lines(ds01):
     log = (ds01.root / "log" / "gpu-allocations.log").read_text().splitlines()
     assert len(log) == 4
     assert re.match(r"^2026-12-01T09:00:00\+00:00 ALLOCATED user=alice container=training1 "
-                    r"devices=\d:\d priority=10 units=1/2$", log[0])
+                    r"devices=\d:\d priority=10 units=1/2( |$)", log[0])
     assert " REJECTED " in log[2] and "reason=USER_AT_LIMIT" in log[2]
     assert " RELEASED " in log[3]
     assert all("priority=" in line for line in log)

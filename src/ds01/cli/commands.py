@@ -28,9 +28,41 @@ def _json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def register(sub, common: argparse.ArgumentParser) -> None:
-    from ds01.cli import demo_cmd, gpu_cmd
+# Top-level commands: name, the module that defines it, one line of help. Only the module of
+# the command being run is imported (see ds01.cli.main.build_parser).
+TOP_LEVEL: tuple[tuple[str, str, str], ...] = (
+    ("config", "ds01.cli.commands", "configuration commands"),
+    ("limits", "ds01.cli.commands", "a user's effective limits and group"),
+    ("gpu", "ds01.cli.gpu_cmd", "GPU and MIG allocation"),
+    ("container", "ds01.cli.container_cmd", "run and manage your containers"),
+    ("report", "ds01.cli.report_cmd", "usage accounting from the allocation history"),
+    ("metrics", "ds01.cli.report_cmd", "metrics snapshots"),
+    ("exporter", "ds01.cli.report_cmd", "serve Prometheus metrics over HTTP"),
+    ("setup", "ds01.cli.report_cmd", "prepare the server (admin)"),
+    ("slices", "ds01.cli.slices_cmd", "systemd slice units from the policy"),
+    ("demo", "ds01.cli.demo_cmd", "replay the worked examples on a simulated server"),
+)
 
+
+def register(sub, common: argparse.ArgumentParser, wanted: str | None = None,
+             everything: bool = True) -> None:
+    """Define the commands: all of them in full, or only ``wanted`` in full and the others as
+    one-line stubs (enough for ``ds01 --help`` and for rejecting a misspelt command)."""
+    import importlib
+
+    done: set[str] = set()
+    for name, module, text in TOP_LEVEL:
+        if everything or name == wanted:
+            if module not in done:
+                done.add(module)
+                mod = importlib.import_module(module)
+                fn = mod.register_core if module == __name__ else mod.register
+                args = (sub, common, _json_flag)[: fn.__code__.co_argcount]
+                fn(*args)
+
+
+def register_core(sub, common: argparse.ArgumentParser, json_flag=None) -> None:
+    """``ds01 config check`` and ``ds01 limits``."""
     cfg = sub.add_parser("config", help="configuration commands", parents=[common])
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
     check = cfg_sub.add_parser(
@@ -49,8 +81,6 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     _json_flag(lim)
     lim.set_defaults(handler=cmd_limits)
 
-    gpu_cmd.register(sub, common, _json_flag)
-    demo_cmd.register(sub, common)
 
 
 def cmd_config_check(args) -> int:

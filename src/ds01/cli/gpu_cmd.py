@@ -10,9 +10,19 @@ def register(sub, common, json_flag) -> None:
                          description="See and change who holds which GPU or MIG instance.")
     gsub = gpu.add_subparsers(dest="gpu_command", metavar="COMMAND", required=True)
 
-    st = gsub.add_parser("status", parents=[common], help="every device and who is on it",
-                         description="Every device: id, kind, profile, UUID, memory, "
-                         "containers, reservation, warnings. Free devices are marked AVAILABLE.")
+    st = gsub.add_parser(
+        "status", parents=[common], help="every device and who is on it",
+        description="Every device: id, profile, utilization, memory, containers (user, "
+        "priority, age), reservation, warnings. Free devices are marked AVAILABLE. Colour on "
+        "a terminal; plain text when piped or when NO_COLOR is set.")
+    st.add_argument("--watch", nargs="?", type=float, const=2.0, default=None,
+                    metavar="SECONDS",
+                    help="redraw every SECONDS (default 2) until Ctrl-C; status is read anew "
+                    "each time")
+    st.add_argument("--mine", action="store_true",
+                    help="only your containers, and what you could start right now")
+    st.add_argument("--user", metavar="NAME", default=None,
+                    help="with --mine: look as NAME instead of yourself (implies --mine)")
     json_flag(st)
     st.set_defaults(handler=cmd_status)
 
@@ -39,17 +49,52 @@ def register(sub, common, json_flag) -> None:
 
 
 def cmd_status(args) -> int:
+    """One dashboard (or JSON), or with --watch one per interval until Ctrl-C (exit 0)."""
+    import os
+    import sys
+
     from ds01.cli.commands import service_of
-    from ds01.cli.output import emit_json, out
-    from ds01.service.gpu import status
+    from ds01.cli.output import emit_json, out, use_color
+    from ds01.errors import UsageError
 
-    st = status(service_of(args))
+    if args.watch is not None and args.json:
+        raise UsageError("--watch redraws for people and --json prints once for programs",
+                         hint="drop one of --watch and --json")
+    user = None
+    if args.mine or args.user:
+        from ds01.monitor.mine import caller_name
+
+        user = args.user or caller_name()
     if args.json:
-        emit_json(st.to_dict())
-    else:
-        from ds01.monitor.dashboard import render_text
+        from ds01.service.gpu import status
 
-        out(render_text(st))
+        svc = service_of(args)
+        try:
+            if user is None:
+                emit_json(status(svc).to_dict())
+            else:
+                from ds01.monitor.mine import status_data
+
+                emit_json(status_data(svc, user))
+        finally:
+            svc.close()
+        return EXIT_OK
+    from ds01.monitor.dashboard import Frames, terminal_size
+
+    draw = Frames(lambda: service_of(args), user=user, colour=use_color(sys.stdout))
+    if args.watch is None:
+        out(draw())
+        return EXIT_OK
+    from ds01.monitor.dashboard_watch import check_interval, iterations_from, watch
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    interval = check_interval(args.watch)
+    tty = bool(getattr(sys.stdout, "isatty", lambda: False)())
+    watch(draw, write, interval=interval, in_place=tty, rows=lambda: terminal_size()[1],
+          iterations=iterations_from(os.environ))
     return EXIT_OK
 
 

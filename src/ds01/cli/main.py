@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ds01.errors import EXIT_OK, EXIT_USAGE, Ds01Error
@@ -13,9 +14,31 @@ EPILOG = """exit codes: 0 success; 1 refused by policy; 2 usage or configuration
 3 environment error (hardware source, state store, container engine)"""
 
 
+def _terminal_width() -> int:
+    """What argparse would use, without importing shutil (and with it bz2, lzma...)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(columns - 2, 20)
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose help formatter is cheap to create (argparse makes one per
+    argument to validate it, and the stock one imports shutil to measure the terminal)."""
+
+    def _get_formatter(self):
+        return self.formatter_class(prog=self.prog, width=_terminal_width())
+
+
 def _globals() -> argparse.ArgumentParser:
     """Options every command accepts, before or after the command name."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = Parser(add_help=False)
     g = p.add_argument_group("global options")
     g.add_argument("--config", metavar="FILE", default=SUPPRESS,
                    help="policy file (env DS01_CONFIG; default /etc/ds01/resource-limits.yaml)")
@@ -29,22 +52,71 @@ def _globals() -> argparse.ArgumentParser:
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+_VALUED = ("--config", "--state-dir", "--log-dir", "--hardware")
+
+
+def command_word(argv: list[str]) -> str | None:
+    """The top-level command in ``argv`` (skipping global options and their values)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in _VALUED:
+            skip = True
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+class _OnlyOne:
+    """Sub-parser registry that builds only the command being run in full.
+
+    Building every command's parser costs more than a whole allocation decision. A module
+    that defines several commands asks for each; the ones not being run are swallowed (the
+    caller has already added a one-line stub for each of them).
+    """
+
+    def __init__(self, sub, wanted: str | None):
+        self._sub = sub
+        self._wanted = wanted
+
+    def add_parser(self, name, **kwargs):
+        if name == self._wanted:
+            return self._sub.add_parser(name, **kwargs)
+        return _Sink()
+
+
+class _Sink:
+    """Swallows the definition of a command that is not being run."""
+
+    def __getattr__(self, name):
+        return lambda *a, **k: _Sink()
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the command in it is built in full."""
     from ds01.cli import commands
 
     common = _globals()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ds01", parents=[common], epilog=EPILOG,
         description="GPU and container resource manager for a shared server.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.register(sub, common)
+    if argv is None:
+        commands.register(sub, common)
+    else:
+        wanted = command_word(argv)
+        for name, _module, text in commands.TOP_LEVEL:
+            if name != wanted:
+                sub.add_parser(name, help=text, add_help=False)
+        commands.register(_OnlyOne(sub, wanted), common, wanted, everything=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse printed usage (or --help)
@@ -72,4 +144,8 @@ def gpu_status_main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:  # pragma: no cover - console script wrapper
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # python -m ds01.cli.main
     sys.exit(main())

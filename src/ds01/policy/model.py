@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ds01.records import record, field
+from collections import namedtuple
+
+from ds01.records import field, record
 
 # Reason codes, in the order the checks run (contract section 3).
 INVALID_REQUEST = "INVALID_REQUEST"
@@ -41,16 +43,17 @@ class Device:
         return self.memory_used_mib / self.memory_total_mib
 
 
-@record
-class Holding:
-    """One container's current allocation, as recorded."""
+Holding = namedtuple(
+    "Holding", ["container", "user", "priority", "devices", "reserved", "since"],
+    defaults=((), (), ""),
+)
+Holding.__doc__ = """One container's current allocation, as recorded: ``container``, ``user``,
+``priority`` (recorded when it was allocated), ``devices`` (empty for a CPU-only container),
+``reserved`` (the devices taken through the holder's reservation), ``since`` (ISO time).
 
-    container: str
-    user: str
-    priority: int  # the priority recorded when it was allocated
-    devices: tuple[str, ...] = ()  # empty for a CPU-only container
-    reserved: tuple[str, ...] = ()  # the devices taken through the holder's reservation
-    since: str = ""  # ISO time of allocation
+A named tuple rather than a record: the decision builds one per live allocation, and with a
+thousand of them tuple construction is measurably cheaper (``typing.NamedTuple`` would cost
+more at import than it saves)."""
 
 
 @record

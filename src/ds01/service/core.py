@@ -94,9 +94,21 @@ class Service:
 
         return Store(self.ctx.db_path)
 
+    # -- container engine ----------------------------------------------------------------
+    @cached_property
+    def engine(self):
+        """The container engine client (``ds01.runtime.Engine``), or the one injected."""
+        if self._engine is not None:
+            return self._engine
+        from ds01.runtime import Engine
+
+        return Engine()
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
+        if "engine" in self.__dict__ and self._engine is None:
+            self.engine.close()
 
     def _cache_dir(self) -> Path | None:
         return self.ctx.cache_dir

@@ -6,7 +6,7 @@ Each scenario runs in its own temporary state directory with the built-in exampl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ds01.records import record, field
 from pathlib import Path
 
 from ds01.context import Context, parse_instant
@@ -14,7 +14,7 @@ from ds01.service.core import Service, builtin_config_path
 from ds01.service.gpu import ServerStatus, allocate, release, status
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     action: str  # "allocate" | "release" | "status" | "note"
     args: tuple = ()
@@ -22,7 +22,7 @@ class Step:
     now: str | None = None  # DS01_NOW for this step
 
 
-@dataclass(frozen=True)
+@record
 class Scenario:
     title: str
     server: str  # builtin server name

@@ -3,7 +3,8 @@ one write transaction, so concurrent processes can never double-book or lose an 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from ds01.records import record, field
 
 from ds01.config.model import EffectiveLimits
 from ds01.policy.allocate import Snapshot, decide
@@ -12,7 +13,7 @@ from ds01.service.core import Service
 from ds01.state.store import AllocationRow, Event
 
 
-@dataclass(frozen=True)
+@record
 class Released:
     container: str
     released: bool
@@ -39,6 +40,16 @@ def holding_of(row: AllocationRow) -> Holding:
     )
 
 
+def current_snapshot(svc: Service, tx) -> Snapshot:
+    """The decision's view of the server, read inside ``tx`` (the fast path)."""
+    return Snapshot(
+        devices=svc.devices,
+        holdings=tuple(map(Holding._make, tx.holdings())),
+        gpu=svc.config.gpu,
+        reservations=svc.config.reservations(),
+    )
+
+
 def snapshot(svc: Service, rows) -> Snapshot:
     return Snapshot(
         devices=svc.devices,
@@ -58,21 +69,41 @@ def allocate(
     cpu_only: bool = False,
     origin: str = "direct",
     meta: dict | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> Decision:
-    """Decide and record. Returns the decision (ok or refused); never raises for a refusal."""
+    """Decide and record. Returns the decision (ok or refused); never raises for a refusal.
+
+    ``only``: a constraint, the device ids the allocation may use (every other device counts
+    as not allocatable for this decision); used to re-acquire a stopped container's devices.
+    """
+    started = time.perf_counter()
     who = svc.effective(user)
     request = Request(user=user, container=container, count=count, full_gpu=full_gpu,
                       cpu_only=cpu_only)
     now = svc.ctx.now()
     with svc.store.write() as tx:
-        decision = decide(snapshot(svc, tx.allocations()), request, who, now)
-        event = _record(tx, decision, who, now.isoformat(timespec="seconds"), origin, meta)
+        snap = current_snapshot(svc, tx)
+        if only is not None:
+            snap = restricted(snap, only)
+        decision = decide(snap, request, who, now)
+        event = _record(tx, decision, who, now.isoformat(timespec="seconds"), origin, meta,
+                        started)
     if event is not None:
         _log(svc, event)
     return decision
 
 
-def _record(tx, decision: Decision, who: EffectiveLimits, ts: str, origin: str, meta):
+def restricted(snap: Snapshot, only: tuple[str, ...]) -> Snapshot:
+    """``snap`` where only the devices ``only`` names may be given out."""
+    from ds01.records import replace
+
+    wanted = set(only)
+    devices = tuple(d if d.id in wanted else replace(d, allocatable=False) for d in snap.devices)
+    return replace(snap, devices=devices)
+
+
+def _record(tx, decision: Decision, who: EffectiveLimits, ts: str, origin: str, meta,
+            started: float):
     if decision.existing:
         return None
     req = decision.request
@@ -92,7 +123,9 @@ def _record(tx, decision: Decision, who: EffectiveLimits, ts: str, origin: str, 
         units_limit=decision.units_limit, reason=decision.reason,
         message=None if decision.ok else _headline(decision),
         meta={"origin": origin, "count": req.count, "full_gpu": req.full_gpu,
-              "cpu_only": req.cpu_only},
+              "cpu_only": req.cpu_only,
+              # wall time from the request to the decision, lock waiting included
+              "decision_seconds": round(time.perf_counter() - started, 6)},
     )
     tx.add_event(event)
     return event
@@ -104,18 +137,23 @@ def _headline(decision: Decision) -> str:
     return headline(decision)
 
 
-def release(svc: Service, container: str, *, when: str | None = None, why: str | None = None
-            ) -> Released:
-    """Release a container's devices. Releasing what holds nothing succeeds and says so."""
+def release(svc: Service, container: str, *, when: str | None = None, why: str | None = None,
+            meta: dict | None = None, only_if_since: str | None = None) -> Released:
+    """Release a container's devices. Releasing what holds nothing succeeds and says so.
+
+    ``meta`` is added to the RELEASED event's meta. ``only_if_since``: release only the
+    allocation made at that time (a newer one for the same container is left alone).
+    """
     ts = when or svc.ctx.now().isoformat(timespec="seconds")
     with svc.store.write() as tx:
-        row = tx.delete(container)
-        if row is None:
+        current = tx.get(container)
+        if current is None or (only_if_since is not None and current.since != only_if_since):
             return Released(container=container, released=False)
+        row = tx.delete(container)
         event = Event(
             ts=ts, event="RELEASED", user=row.user, group=row.group, container=row.container,
             priority=row.priority, devices=row.devices, units=row.units,
-            reason=why, meta={"origin": row.origin, "since": row.since},
+            reason=why, meta={"origin": row.origin, "since": row.since, **(meta or {})},
         )
         tx.add_event(event)
     _log(svc, event)
@@ -128,7 +166,7 @@ def _log(svc: Service, event: Event) -> None:
     append(svc.ctx.allocation_log, [format_event(event)])
 
 
-@dataclass(frozen=True)
+@record
 class DeviceStatus:
     device: object  # policy.model.Device
     containers: tuple[dict, ...] = ()
@@ -145,7 +183,7 @@ class DeviceStatus:
         }
 
 
-@dataclass(frozen=True)
+@record
 class ServerStatus:
     mode: str
     devices: tuple[DeviceStatus, ...]
@@ -162,10 +200,19 @@ class ServerStatus:
         }
 
 
-def status(svc: Service) -> ServerStatus:
-    """Every device with who is on it, reservations and warnings."""
+def status(svc: Service, *, reconcile: bool = True) -> ServerStatus:
+    """Every device with who is on it, reservations and warnings.
+
+    ``reconcile``: first release what launcher containers that died no longer need (only when
+    there are launcher allocations; an unreachable engine becomes a warning).
+    """
     from ds01.policy.devices import server_mode
 
+    notes: tuple[str, ...] = ()
+    if reconcile:
+        from ds01.service.reconcile import reconcile_for_status
+
+        notes = reconcile_for_status(svc)
     now = svc.ctx.now()
     with svc.store.read() as tx:
         rows = tx.allocations()
@@ -185,7 +232,7 @@ def status(svc: Service) -> ServerStatus:
         reserved = None if res is None else {
             "user": res.user, "end": res.end.isoformat(), "reason": res.reason}
         out.append(DeviceStatus(d, tuple(on.get(d.id, ())), reserved))
-    warnings = tuple(d.warning for d in svc.devices if d.warning)
+    warnings = tuple(d.warning for d in svc.devices if d.warning) + notes
     return ServerStatus(
         mode=server_mode(svc.devices), devices=tuple(out),
         now=now.isoformat(timespec="seconds"), source=svc.inventory.source,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -60,6 +61,34 @@ class Txn:
             sql, params = sql + " WHERE user = ?", (user,)
         cur = self._run(sql + " ORDER BY since, container", params, action="reading allocations")
         return [row_from(r) for r in cur.fetchall()]
+
+    def holdings(self) -> list[tuple]:
+        """What the decision needs of every allocation, fast: one tuple per allocation,
+        ``(container, user, priority, devices, reserved, since)``, oldest first.
+
+        The JSON lists of all rows are parsed in one call: with a thousand live allocations
+        this is several times faster than building full rows.
+        """
+        rows = self._run(
+            "SELECT container, user, priority, devices, reserved, since FROM allocations"
+            " ORDER BY since, container",
+            action="reading allocations",
+        ).fetchall()
+        if not rows:
+            return []
+        try:
+            devices = json.loads("[" + ",".join([r[3] for r in rows]) + "]")
+            reserved = json.loads("[" + ",".join([r[4] for r in rows]) + "]")
+        except (TypeError, ValueError):
+            raise StateError(
+                "state database holds unreadable device lists in allocations",
+                hint="the file was changed outside ds01; restore it from a backup",
+            ) from None
+        if len(devices) != len(rows) or len(reserved) != len(rows):
+            raise StateError("state database holds malformed device lists in allocations",
+                             hint="the file was changed outside ds01; restore it from a backup")
+        return [(r[0], r[1], r[2], tuple(d), tuple(x), r[5])
+                for r, d, x in zip(rows, devices, reserved)]
 
     def get(self, container: str) -> AllocationRow | None:
         """The allocation of ``container``, or None."""

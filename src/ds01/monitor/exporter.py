@@ -1,0 +1,256 @@
+"""Prometheus exporter: ``/metrics`` computed on every scrape from the store and the hardware.
+
+Counters (allocations, refusals, releases, the decision-time histogram) are counted from the
+store's event history, so they survive exporter restarts and include every process's
+decisions. Gauges come from the current allocations and ``ds01.service.gpu.status``. A value
+the hardware does not report (memory in use, utilization) is left out, never exported as 0.
+
+Per-user series are exported only when ``monitoring.per_user_metrics`` is true.
+``prometheus_client`` is imported only when the exporter is built.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from ds01.errors import Ds01Error, UsageError
+from ds01.monitor.report import ALLOCATED, REJECTED, RELEASED, device_units
+
+MIB = 1024 * 1024
+DECISION_META_KEY = "decision_seconds"
+DECISION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0, 30.0)
+DEFAULT_LISTEN = "127.0.0.1:9401"
+
+
+@dataclass
+class HistoryCounts:
+    """Counts over the whole event history (the source of every counter)."""
+
+    allocations: Counter = field(default_factory=Counter)  # group -> n
+    refusals: Counter = field(default_factory=Counter)  # (reason, group) -> n
+    releases: Counter = field(default_factory=Counter)  # group -> n
+    user_allocations: Counter = field(default_factory=Counter)  # user -> n
+    user_refusals: Counter = field(default_factory=Counter)  # (user, reason) -> n
+    decisions: list = field(default_factory=list)  # decision durations in seconds
+
+
+def count_history(events: Iterable) -> HistoryCounts:
+    """Count allocations, refusals and releases; gather the decision durations that exist."""
+    c = HistoryCounts()
+    for ev in events:
+        if ev.event == ALLOCATED:
+            c.allocations[ev.group] += 1
+            c.user_allocations[ev.user] += 1
+        elif ev.event == REJECTED:
+            reason = ev.reason or "UNKNOWN"
+            c.refusals[(reason, ev.group)] += 1
+            c.user_refusals[(ev.user, reason)] += 1
+        elif ev.event == RELEASED:
+            c.releases[ev.group] += 1
+            continue
+        else:
+            continue
+        seconds = (ev.meta or {}).get(DECISION_META_KEY)
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds >= 0:
+            c.decisions.append(float(seconds))
+    return c
+
+
+def histogram_buckets(values: list[float], bounds=DECISION_BUCKETS) -> list[tuple[str, int]]:
+    """Cumulative ``(le, count)`` pairs, ending with ``+Inf``."""
+    out = [(repr(float(b)), sum(1 for v in values if v <= b)) for b in bounds]
+    out.append(("+Inf", len(values)))
+    return out
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9401`` for IPv6) as (host, port)."""
+    host, sep, port = str(text).strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"--listen {text!r} is not HOST:PORT",
+                         hint=f"for example {DEFAULT_LISTEN} (or [::1]:9401)")
+    return host, int(port)
+
+
+class Ds01Collector:
+    """A ``prometheus_client`` collector; ``make_service()`` gives a fresh Service per scrape
+    (fresh hardware readings, and a store opened in the scraping thread)."""
+
+    def __init__(self, make_service: Callable[[], object]):
+        self._make_service = make_service
+        self.last_errors: dict[str, str] = {}
+
+    def describe(self) -> list:
+        return []  # computed per scrape; nothing to describe up front
+
+    def collect(self) -> Iterator:
+        from prometheus_client.core import GaugeMetricFamily
+
+        errors: dict[str, str] = {}
+        svc = self._make_service()
+        try:
+            try:
+                per_user = bool(svc.config.monitoring.per_user_metrics)
+            except Ds01Error as exc:  # no per-user series while the switch cannot be read
+                errors["config"], per_user = exc.message, False
+            for part, fn in PARTS.items():
+                try:
+                    families = list(fn(svc, per_user))
+                except Ds01Error as exc:
+                    errors[part] = exc.message
+                    continue
+                yield from families
+        finally:
+            svc.close()
+        self.last_errors = errors
+        up = GaugeMetricFamily("ds01_collect_success",
+                               "1 when this part of the scrape could be computed, else 0",
+                               labels=["part"])
+        for part in ("config", *PARTS):
+            up.add_metric([part], 0.0 if part in errors else 1.0)
+        yield up
+
+
+def _history_families(svc, per_user: bool) -> Iterator:
+    from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+    with svc.store.read() as tx:
+        counts = count_history(tx.events(kinds=(ALLOCATED, REJECTED, RELEASED)))
+    fam = CounterMetricFamily("ds01_allocations_total", "Allocations granted", labels=["group"])
+    for group, n in sorted(counts.allocations.items()):
+        fam.add_metric([group], n)
+    yield fam
+    fam = CounterMetricFamily("ds01_refusals_total", "Allocation requests refused",
+                              labels=["reason", "group"])
+    for (reason, group), n in sorted(counts.refusals.items()):
+        fam.add_metric([reason, group], n)
+    yield fam
+    fam = CounterMetricFamily("ds01_releases_total", "Allocations released", labels=["group"])
+    for group, n in sorted(counts.releases.items()):
+        fam.add_metric([group], n)
+    yield fam
+    hist = HistogramMetricFamily("ds01_decision_seconds",
+                                 "Time to decide and record an allocation request")
+    hist.add_metric([], histogram_buckets(counts.decisions), sum(counts.decisions))
+    yield hist
+    if per_user:
+        yield from _user_history_families(counts)
+
+
+def _user_history_families(counts: HistoryCounts) -> Iterator:
+    from prometheus_client.core import CounterMetricFamily
+
+    fam = CounterMetricFamily("ds01_user_allocations_total", "Allocations granted, per user",
+                              labels=["user"])
+    for user, n in sorted(counts.user_allocations.items()):
+        fam.add_metric([user], n)
+    yield fam
+    fam = CounterMetricFamily("ds01_user_refusals_total", "Requests refused, per user",
+                              labels=["user", "reason"])
+    for (user, reason), n in sorted(counts.user_refusals.items()):
+        fam.add_metric([user, reason], n)
+    yield fam
+
+
+def _holding_families(svc, per_user: bool) -> Iterator:
+    from prometheus_client.core import GaugeMetricFamily
+
+    upg = svc.config.gpu.units_per_gpu
+    with svc.store.read() as tx:
+        rows = tx.allocations()
+    groups = {g.name: [0, 0] for g in svc.config.groups}  # name -> [units, containers]
+    users: dict[str, list] = {}
+    for r in rows:
+        units = sum(device_units(d, upg) for d in r.devices)
+        for table, key in ((groups, r.group), (users, r.user)):
+            slot = table.setdefault(key, [0, 0])
+            slot[0] += units
+            slot[1] += 1
+    units_fam = GaugeMetricFamily("ds01_units_held", "GPU units held now (MIG instance = 1, "
+                                  "whole GPU = gpu.units_per_gpu)", labels=["group"])
+    cont_fam = GaugeMetricFamily("ds01_containers_held", "Containers holding an allocation now "
+                                 "(GPU or CPU-only)", labels=["group"])
+    for group, (units, n) in sorted(groups.items()):
+        units_fam.add_metric([group], units)
+        cont_fam.add_metric([group], n)
+    yield units_fam
+    yield cont_fam
+    if per_user:
+        fam = GaugeMetricFamily("ds01_user_units_held", "GPU units held now, per user",
+                                labels=["user"])
+        cfam = GaugeMetricFamily("ds01_user_containers_held", "Containers holding an "
+                                 "allocation now, per user", labels=["user"])
+        for user, (units, n) in sorted(users.items()):
+            fam.add_metric([user], units)
+            cfam.add_metric([user], n)
+        yield fam
+        yield cfam
+
+
+def _device_families(svc, per_user: bool) -> Iterator:
+    from prometheus_client.core import GaugeMetricFamily
+
+    from ds01.service.gpu import status
+
+    st = status(svc)
+    fams = {
+        "containers": GaugeMetricFamily("ds01_device_containers", "Containers on the device",
+                                        labels=["device", "gpu", "profile"]),
+        "allocatable": GaugeMetricFamily("ds01_device_allocatable", "1 when ds01 may allocate "
+                                         "the device, 0 otherwise", labels=["device"]),
+        "units": GaugeMetricFamily("ds01_device_units", "Units the device counts as",
+                                   labels=["device"]),
+        "used": GaugeMetricFamily("ds01_device_memory_used_bytes", "Device memory in use "
+                                  "(absent when not reported)", labels=["device"]),
+        "total": GaugeMetricFamily("ds01_device_memory_total_bytes", "Device memory size",
+                                   labels=["device"]),
+        "util": GaugeMetricFamily("ds01_device_utilization_ratio", "Device utilization, 0 to 1 "
+                                  "(absent when not reported)", labels=["device"]),
+    }
+    for ds in st.devices:
+        d = ds.device
+        fams["containers"].add_metric([d.id, str(d.gpu), d.profile or "whole"],
+                                      len(ds.containers))
+        fams["allocatable"].add_metric([d.id], 1.0 if d.allocatable else 0.0)
+        fams["units"].add_metric([d.id], d.units)
+        if d.memory_used_mib is not None:
+            fams["used"].add_metric([d.id], d.memory_used_mib * MIB)
+        if d.memory_total_mib is not None:
+            fams["total"].add_metric([d.id], d.memory_total_mib * MIB)
+        if d.utilization is not None:
+            fams["util"].add_metric([d.id], d.utilization / 100.0)
+    yield from fams.values()
+
+
+PARTS = {"history": _history_families, "holdings": _holding_families,
+         "devices": _device_families}
+
+
+def registry_for(make_service: Callable[[], object]):
+    """A fresh ``CollectorRegistry`` holding only the ds01 collector, and the collector."""
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry(auto_describe=False)
+    collector = Ds01Collector(make_service)
+    registry.register(collector)
+    return registry, collector
+
+
+def serve(make_service: Callable[[], object], host: str, port: int):
+    """Start the HTTP server in a daemon thread; return ``(server, thread, collector)``.
+
+    Port 0 picks a free port (``server.server_port`` tells which).
+    """
+    from prometheus_client import start_http_server
+
+    registry, collector = registry_for(make_service)
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         hint="choose a free port with --listen HOST:PORT") from None
+    return server, thread, collector
