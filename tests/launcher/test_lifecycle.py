@@ -208,3 +208,34 @@ def test_missing_shared_mount_is_refused_and_rolled_back(launcher, tmp_path):
     assert res.code == 3 and "MOUNT_MISSING" in res.err and str(shared) in res.err, res
     assert launcher.allocations() == [] and launcher.inspect("alice", "needsdata") is None
     assert not shared.exists(), "a shared folder is never created by ds01"
+
+
+@pytest.fixture
+def unstartable_image(launcher, tmp_path):
+    """An image the engine creates a container from but cannot start: /workspace is a file
+    there, so the workspace (a directory) cannot be mounted on it."""
+    from .conftest import SESSION
+
+    ref = f"ds01-test/unstartable-{SESSION}:latest"
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    (root / "workspace").write_text("a file where the launcher mounts a directory\n")
+    tar = subprocess.run(["tar", "-C", str(root), "-c", "."], capture_output=True, check=True)
+    subprocess.run(["docker", "import", "-", ref], input=tar.stdout, capture_output=True,
+                   check=True, timeout=120)
+    launcher.config["images"]["unstartable"] = ref
+    launcher.write()
+    yield ref
+    subprocess.run(["docker", "rmi", "-f", ref], capture_output=True, timeout=120)
+
+
+def test_start_failure_removes_the_half_made_container(launcher, unstartable_image):
+    alice = launcher.user("alice")
+    res = launcher.container("alice", "run", "halfmade", "unstartable", "--json")
+    assert res.code == 3 and res.json()["reason"] == "ENGINE_ERROR", res
+    assert "allocation was given back" in res.json()["message"]
+    assert "ENGINE_ERROR" in res.err and "workspace" in res.err, res.err
+    assert launcher.inspect("alice", "halfmade") is None, "the created container is removed"
+    assert launcher.allocations() == []
+    kinds = [e.event for e in launcher.events(container=f"ds01.{alice}.halfmade")]
+    assert kinds == ["ALLOCATED", "RELEASED"]

@@ -25,7 +25,7 @@ from ds01.records import field, record, replace
 from datetime import datetime, timedelta
 from functools import cache
 
-from ds01.errors import Ds01Error, EngineError
+from ds01.errors import Ds01Error, EngineError, StateError
 from ds01.service.core import Service
 from ds01.state.store import AllocationRow, Event
 
@@ -128,7 +128,7 @@ def reconcile(svc: Service) -> Reconciled:
 
 
 def reconcile_for_status(svc: Service) -> tuple[str, ...]:
-    """Reconcile when launcher allocations exist; warnings instead of engine errors.
+    """Reconcile when launcher allocations exist; warnings instead of engine or store errors.
 
     With no launcher allocation nothing is asked of the engine, so a status on a machine
     without Docker works as before.
@@ -142,6 +142,8 @@ def reconcile_for_status(svc: Service) -> tuple[str, ...]:
     except EngineError as exc:
         return (f"launcher allocations were not checked against the container engine: "
                 f"{exc.message}",)
+    except StateError as exc:  # e.g. a user who may ask the engine but not write the state
+        return (f"launcher allocations could not be brought up to date: {exc.message}",)
     return ()
 
 
