@@ -240,3 +240,15 @@ def test_shipped_sudoers_drop_in_is_valid():
     assert res.returncode == 0, res.stdout + res.stderr
     text = SUDOERS.read_text()
     assert 'env_keep = "NO_COLOR TERM"' in text and "NOPASSWD" in text
+
+
+def test_gpu_status_through_real_sudo_shows_the_callers_view(launcher, test_sudoers):
+    alice, bob = launcher.user("alice"), launcher.user("bob")
+    assert launcher.container("alice", "run", "mine1", "busybox", "--cpu-only").code == 0
+    script = str(VENV_BIN / "ds01-gpu-status")
+    code, out, err = run_as_user(alice, lambda: become_root([script, "--mine", "--json"]))
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["mine"]["user"] == alice
+    code, out, err = run_as_user(alice, lambda: become_root([script, "--user", bob]))
+    assert code == 1 and "only administrators" in err

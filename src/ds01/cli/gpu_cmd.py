@@ -48,6 +48,51 @@ def register(sub, common, json_flag) -> None:
     rl.set_defaults(handler=cmd_release)
 
 
+def _state_readable(args) -> bool:
+    """Can this process read the store? SQLite's WAL mode needs to create files beside it."""
+    import os
+
+    from ds01.cli.commands import context_of
+
+    state = context_of(args).state_dir
+    while not state.exists() and state != state.parent:
+        state = state.parent
+    return os.access(state, os.W_OK)
+
+
+def _viewer(args) -> str | None:
+    """Whose view ``--mine`` / ``--user`` asks for (None: the whole server).
+
+    A caller who cannot read the store (it belongs to root on a real server) is re-run through
+    ``sudo -n`` like the launcher. Under sudo the installation's paths are fixed and only
+    administrators may look as someone else.
+    """
+    import os
+
+    if os.geteuid() == 0 and not os.environ.get("SUDO_USER"):
+        return (args.user or _root_name()) if (args.mine or args.user) else None
+    from ds01.cli.identity import become_root, caller, refuse_path_options
+
+    if os.geteuid() != 0 and not _state_readable(args):
+        become_root()
+    who = caller()
+    refuse_path_options(args, who)
+    if args.user and args.user != who.user and who.via_sudo:
+        from ds01.cli.commands import service_of
+        from ds01.errors import Refusal
+
+        if not service_of(args).effective(who.user).admin:
+            raise Refusal(f"only administrators may look as another user (--user {args.user})",
+                          hint="use --mine to see your own containers", code="NOT_PERMITTED")
+    return (args.user or who.user) if (args.mine or args.user) else None
+
+
+def _root_name() -> str:
+    from ds01.monitor.mine import caller_name
+
+    return caller_name()
+
+
 def cmd_status(args) -> int:
     """One dashboard (or JSON), or with --watch one per interval until Ctrl-C (exit 0)."""
     import os
@@ -60,11 +105,7 @@ def cmd_status(args) -> int:
     if args.watch is not None and args.json:
         raise UsageError("--watch redraws for people and --json prints once for programs",
                          hint="drop one of --watch and --json")
-    user = None
-    if args.mine or args.user:
-        from ds01.monitor.mine import caller_name
-
-        user = args.user or caller_name()
+    user = _viewer(args)
     if args.json:
         from ds01.service.gpu import status
 
