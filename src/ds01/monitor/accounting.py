@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from dataclasses import dataclass
+from ds01.records import record
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 
-from ds01.errors import StateError
+from ds01.monitor.files import write_atomic
 from ds01.monitor.report import KINDS, Report, compute, local_date, local_midnight
 
 REPORTS_DIR = "reports"
@@ -46,7 +44,7 @@ def write_plot(svc, report: Report, path: Path):
     return plot_report(report, Path(path), util, count), problems
 
 
-@dataclass(frozen=True)
+@record
 class DailyReport:
     day: date
     markdown: Path
@@ -90,19 +88,4 @@ def write_daily(svc, day: date | None = None, tz: tzinfo | None = None) -> Daily
 
 def write_text(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (0644)."""
-    try:
-        path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise StateError(f"cannot write the report {path}: {exc.strerror or exc}",
-                         hint=f"check that {path.parent} exists and is writable (run "
-                         "`ds01 setup dirs` as root)") from None
-    return path
+    return write_atomic(path, lambda fh: fh.write(text), binary=False, what="report")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from ds01.records import record, field
 
 from ds01.errors import Ds01Error, UsageError
 from ds01.monitor.report import ALLOCATED, REJECTED, RELEASED, device_units
@@ -25,7 +25,7 @@ DECISION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 DEFAULT_LISTEN = "127.0.0.1:9401"
 
 
-@dataclass
+@record(frozen=False)
 class HistoryCounts:
     """Counts over the whole event history (the source of every counter)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from ds01.records import record, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -89,7 +89,7 @@ def collect(svc) -> tuple[dict, Path]:
     return snap, append_snapshot(svc.ctx.log_dir, snap)
 
 
-@dataclass
+@record(frozen=False)
 class Snapshots:
     """Snapshots read back for a period, with the lines that could not be read."""
 

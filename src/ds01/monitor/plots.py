@@ -7,13 +7,11 @@ snapshots into the exact arrays that are drawn; ``draw`` writes them as a PNG wi
 
 from __future__ import annotations
 
-import os
-import tempfile
-from dataclasses import dataclass
+from ds01.records import record
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ds01.errors import StateError
+from ds01.monitor.files import write_atomic
 from ds01.monitor.report import Report
 
 NO_METRICS = "no metrics collected"
@@ -21,7 +19,7 @@ NO_UTILIZATION = "no utilization reported in {n} metrics snapshots"
 NO_ALLOCATIONS = "no allocations in this period"
 
 
-@dataclass(frozen=True)
+@record
 class PlotData:
     """What the picture shows. ``units[g][i]`` holds on ``[times[i], times[i+1])``; the last
     value repeats the one before it, as a step plot needs."""
@@ -112,21 +110,8 @@ def _draw_utilization(ax, data: PlotData, tz) -> None:
 
 
 def _save(fig, path: Path) -> Path:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fig.savefig(fh, format="png", dpi=100)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise StateError(f"cannot write the plot {path}: {exc.strerror or exc}",
-                         hint=f"check that {path.parent} exists and is writable") from None
-    return path
+    return write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=100), binary=True,
+                        what="plot")
 
 
 def plot_report(report: Report, path: Path, utilization: dict | None = None,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from ds01.records import record, field
 from datetime import date, datetime, timedelta, tzinfo
 
 from ds01.errors import UsageError
@@ -107,7 +107,7 @@ def _hours(delta: timedelta) -> float:
 # --------------------------------------------------------------------------- intervals
 
 
-@dataclass(frozen=True)
+@record
 class Interval:
     """One container's hold on its devices (``end`` None: still held)."""
 
@@ -187,7 +187,7 @@ def device_gpus(device: str) -> int:
 # --------------------------------------------------------------------------- results
 
 
-@dataclass
+@record(frozen=False)
 class Row:
     """One line of the report (also the shape of the totals)."""
 
@@ -215,7 +215,7 @@ class Row:
                 "refused": dict(sorted(self.refused.items()))}
 
 
-@dataclass
+@record(frozen=False)
 class Totals(Row):
     peak_allocations: int = 0
     peak_units: int = 0
@@ -236,7 +236,7 @@ class Totals(Row):
         return out
 
 
-@dataclass(frozen=True)
+@record
 class Series:
     """Units held per group over time: a step function, value i holds on [times[i], times[i+1])."""
 
@@ -255,7 +255,7 @@ class Series:
         return total
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     since: datetime
     until: datetime
