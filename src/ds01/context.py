@@ -16,11 +16,11 @@ option         environment         default
 from __future__ import annotations
 
 import os
-from ds01.records import record, field, replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 from ds01.errors import UsageError
+from ds01.pathstr import join, pathstr
+from ds01.records import FrozenInstanceError
 
 DEFAULT_CONFIG = "/etc/ds01/resource-limits.yaml"
 DEFAULT_STATE_DIR = "/var/lib/ds01"
@@ -45,16 +45,31 @@ def parse_instant(text: str, *, what: str = "DS01_NOW") -> datetime:
     return value
 
 
-@record
-class Context:
-    """Where ds01 reads and writes, which hardware source it uses, and what time it is."""
+def _path(text: str):
+    from pathlib import Path
 
-    config_path: Path = Path(DEFAULT_CONFIG)
-    state_dir: Path = Path(DEFAULT_STATE_DIR)
-    log_dir: Path = Path(DEFAULT_LOG_DIR)
-    hardware: str = DEFAULT_HARDWARE
-    fixed_now: datetime | None = None
-    env: dict = field(default_factory=dict, compare=False, repr=False)
+    return Path(text)
+
+
+class Context:
+    """Where ds01 reads and writes, which hardware source it uses, and what time it is.
+
+    Immutable. The paths are given as str or ``Path`` and read back as ``Path`` objects
+    (``config_path``, ``state_dir``, ``log_dir``, ``db_path``, ``cache_dir``,
+    ``allocation_log``). They are kept as strings spelled like ``str(Path(...))``, and each
+    has a ``*_file`` / ``*_root`` string twin: the allocate/release path uses those and so
+    never imports ``pathlib`` (a third of the interpreter's own start-up time).
+    """
+
+    __slots__ = ("config_file", "state_root", "log_root", "hardware", "fixed_now", "env")
+
+    def __init__(self, config_path=DEFAULT_CONFIG, state_dir=DEFAULT_STATE_DIR,
+                 log_dir=DEFAULT_LOG_DIR, hardware: str = DEFAULT_HARDWARE,
+                 fixed_now: datetime | None = None, env: dict | None = None):
+        values = (pathstr(config_path), pathstr(state_dir), pathstr(log_dir), hardware,
+                  fixed_now, {} if env is None else env)
+        for slot, value in zip(self.__slots__, values):
+            object.__setattr__(self, slot, value)
 
     @classmethod
     def build(
@@ -69,16 +84,23 @@ class Context:
         env = dict(os.environ if env is None else env)
         now = env.get("DS01_NOW")
         return cls(
-            config_path=Path(config or env.get("DS01_CONFIG") or DEFAULT_CONFIG),
-            state_dir=Path(state_dir or env.get("DS01_STATE_DIR") or DEFAULT_STATE_DIR),
-            log_dir=Path(log_dir or env.get("DS01_LOG_DIR") or DEFAULT_LOG_DIR),
+            config_path=config or env.get("DS01_CONFIG") or DEFAULT_CONFIG,
+            state_dir=state_dir or env.get("DS01_STATE_DIR") or DEFAULT_STATE_DIR,
+            log_dir=log_dir or env.get("DS01_LOG_DIR") or DEFAULT_LOG_DIR,
             hardware=hardware or env.get("DS01_HARDWARE") or DEFAULT_HARDWARE,
             fixed_now=parse_instant(now) if now else None,
             env=env,
         )
 
     def with_(self, **changes) -> "Context":
-        return replace(self, **changes)
+        values = {"config_path": self.config_file, "state_dir": self.state_root,
+                  "log_dir": self.log_root, "hardware": self.hardware,
+                  "fixed_now": self.fixed_now, "env": self.env}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"Context has no field {sorted(unknown)[0]!r}")
+        values.update(changes)
+        return Context(**values)
 
     def now(self) -> datetime:
         """The current time (aware), or the one fixed by DS01_NOW."""
@@ -86,14 +108,67 @@ class Context:
             return self.fixed_now
         return datetime.now(timezone.utc).astimezone()
 
+    # -- the paths as strings (no pathlib) --------------------------------------------------
     @property
-    def db_path(self) -> Path:
-        return self.state_dir / "state.db"
+    def db_file(self) -> str:
+        return join(self.state_root, "state.db")
 
     @property
-    def cache_dir(self) -> Path:
-        return self.state_dir / "cache"
+    def cache_root(self) -> str:
+        return join(self.state_root, "cache")
 
     @property
-    def allocation_log(self) -> Path:
-        return self.log_dir / "gpu-allocations.log"
+    def allocation_log_file(self) -> str:
+        return join(self.log_root, "gpu-allocations.log")
+
+    # -- the paths as Path objects, for everything else ---------------------------------------
+    @property
+    def config_path(self):
+        return _path(self.config_file)
+
+    @property
+    def state_dir(self):
+        return _path(self.state_root)
+
+    @property
+    def log_dir(self):
+        return _path(self.log_root)
+
+    @property
+    def db_path(self):
+        return _path(self.db_file)
+
+    @property
+    def cache_dir(self):
+        return _path(self.cache_root)
+
+    @property
+    def allocation_log(self):
+        return _path(self.allocation_log_file)
+
+    # -- value semantics, as the record this class used to be (env is not compared) ---------
+    def _key(self) -> tuple:
+        return (self.config_file, self.state_root, self.log_root, self.hardware, self.fixed_now)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Context(config_path={self.config_path!r}, state_dir={self.state_dir!r}, "
+                f"log_dir={self.log_dir!r}, hardware={self.hardware!r}, "
+                f"fixed_now={self.fixed_now!r})")
+
+    def __reduce__(self):  # copy and pickle, as for the record this class used to be
+        return (Context, (self.config_file, self.state_root, self.log_root, self.hardware,
+                          self.fixed_now, self.env))
+
+    def __setattr__(self, name, value):
+        raise FrozenInstanceError(f"cannot assign to field {name!r} of a frozen record")
+
+    def __delattr__(self, name):
+        raise FrozenInstanceError(f"cannot delete field {name!r} of a frozen record")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-
 from ds01.errors import EXIT_OK, EXIT_REFUSED
 
+# ``argparse`` is not imported here: ``service_of`` is on the path of ``ds01 gpu allocate``,
+# whose plain form is parsed without it (see ds01.cli.fastargs). Parsers are built by
+# ds01.cli.parser, which hands them to ``register``.
 
-def context_of(args: argparse.Namespace):
+
+def context_of(args):
     from ds01.context import Context
 
     return Context.build(
@@ -18,13 +20,13 @@ def context_of(args: argparse.Namespace):
     )
 
 
-def service_of(args: argparse.Namespace):
+def service_of(args):
     from ds01.service import Service
 
     return Service(context_of(args))
 
 
-def _json_flag(p: argparse.ArgumentParser) -> None:
+def _json_flag(p) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
@@ -44,7 +46,7 @@ TOP_LEVEL: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def register(sub, common: argparse.ArgumentParser, wanted: str | None = None,
+def register(sub, common, wanted: str | None = None,
              everything: bool = True) -> None:
     """Define the commands: all of them in full, or only ``wanted`` in full and the others as
     one-line stubs (enough for ``ds01 --help`` and for rejecting a misspelt command)."""
@@ -61,7 +63,7 @@ def register(sub, common: argparse.ArgumentParser, wanted: str | None = None,
                 fn(*args)
 
 
-def register_core(sub, common: argparse.ArgumentParser, json_flag=None) -> None:
+def register_core(sub, common, json_flag=None) -> None:
     """``ds01 config check`` and ``ds01 limits``."""
     cfg = sub.add_parser("config", help="configuration commands", parents=[common])
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="COMMAND", required=True)

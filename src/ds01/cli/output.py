@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -18,6 +17,8 @@ def use_color(stream=None) -> bool:
 
 
 def emit_json(data) -> None:
+    import json  # here, not at the top: plain-text runs need not pay for importing it
+
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
-_ID = re.compile(r"^(0|[1-9][0-9]*)(?::(0|[1-9][0-9]*))?$")
+_ID = r"^(0|[1-9][0-9]*)(?::(0|[1-9][0-9]*))?$"
+_id_pattern = None  # compiled on first use: the CLI's start-up path does not import ``re``
 
 
 def is_device_id(text: str) -> bool:
-    return bool(_ID.match(text))
+    global _id_pattern
+    if _id_pattern is None:
+        import re
+
+        _id_pattern = re.compile(_ID)
+    return bool(_id_pattern.match(text))
 
 
 def id_key(device_id: str) -> tuple[int, ...]:

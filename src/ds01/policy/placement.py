@@ -28,13 +28,19 @@ def units_of(device_id: str, gpu: GpuSettings) -> int:
     return 1 if is_mig_id(device_id) else gpu.units_per_gpu
 
 
-def occupancy(holdings: Iterable[Holding]) -> dict[str, tuple[Holding, ...]]:
-    """Device id -> the containers on it."""
-    on: dict[str, list[Holding]] = {}
+def device_load(holdings: Iterable[Holding]) -> dict[str, tuple[int, int]]:
+    """Device id -> (containers on it, the highest priority among them).
+
+    All the candidate rules and the ranking need to know of the other containers: a summary
+    rather than the containers themselves, so that the store can also compute it in SQL.
+    """
+    load: dict[str, tuple[int, int]] = {}
     for h in holdings:
+        priority = h.priority
         for dev in dict.fromkeys(h.devices):
-            on.setdefault(dev, []).append(h)
-    return {dev: tuple(hs) for dev, hs in on.items()}
+            seen = load.get(dev)
+            load[dev] = (1, priority) if seen is None else (seen[0] + 1, max(seen[1], priority))
+    return load
 
 
 def active_of(reservations: Iterable[Reservation], user: str, now: datetime
@@ -81,10 +87,13 @@ def usage(holdings: Iterable[Holding], reservations: tuple[Reservation, ...], gp
     return units, full, containers
 
 
-def rank_key(device: Device, holders: tuple[Holding, ...]) -> tuple:
-    """(containers on it, their highest priority, memory fraction, natural id): lowest first."""
-    top = max((h.priority for h in holders), default=0)
-    return (len(holders), top, device.memory_fraction, id_key(device.id))
+def rank_key(device: Device, count: int, top: int) -> tuple:
+    """(containers on it, their highest priority, memory fraction, natural id): lowest first.
+    ``count`` and ``top`` are 0 for a device nobody is on."""
+    return (count, top, device.memory_fraction, id_key(device.id))
+
+
+_NOBODY = (0, 0)
 
 
 @record
@@ -96,14 +105,15 @@ class View:
     whole: bool  # whole GPUs are asked for (or the server has no MIG instance)
     mine: tuple[Reservation, ...]  # the user's active reservations
     others: tuple[Reservation, ...]  # other users' active reservations (empty: ignored)
-    on: dict  # device id -> holdings on it
+    load: dict  # device id -> (containers on it, their highest priority); see device_load
     gpu: GpuSettings
 
-    def holders(self, device: Device) -> tuple[Holding, ...]:
-        return self.on.get(device.id, ())
+    def load_of(self, device: Device) -> tuple[int, int]:
+        """(containers on ``device``, their highest priority); (0, 0) when nobody is on it."""
+        return self.load.get(device.id, _NOBODY)
 
     def is_mine(self, device: Device) -> bool:
-        return covering(self.mine, device.id) is not None
+        return bool(self.mine) and covering(self.mine, device.id) is not None
 
     def blocker(self, device: Device) -> str | None:
         """The first candidate rule ``device`` fails for this user, or None: a candidate."""
@@ -112,14 +122,15 @@ class View:
         if not device.allocatable:
             return NOT_ALLOCATABLE
         # Overlapping reservations: a device any of the user's own active ones covers is theirs.
-        if not self.is_mine(device) and covering(self.others, device.id) is not None:
+        if (self.others and not self.is_mine(device)
+                and covering(self.others, device.id) is not None):
             return RESERVED_FOR_OTHER
-        holders = self.holders(device)
+        count, top = self.load_of(device)
         cap = self.gpu.max_containers_per_mig if device.kind == KIND_MIG \
             else self.gpu.max_containers_per_gpu
-        if len(holders) >= cap:
+        if count >= cap:
             return FULL
-        if any(h.priority > self.priority for h in holders):
+        if count and top > self.priority:
             return HIGHER_PRIORITY
         return None
 
@@ -131,15 +142,17 @@ class View:
 
 def make_view(holdings: Iterable[Holding], reservations: tuple[Reservation, ...], gpu: GpuSettings,
               user: str, priority: int, whole: bool, now: datetime, *,
-              ignore_others: bool = False) -> View:
-    """The rules' view for ``user``; ``ignore_others`` makes it blind to others' reservations."""
+              ignore_others: bool = False, load: dict | None = None) -> View:
+    """The rules' view for ``user``; ``ignore_others`` makes it blind to others' reservations.
+    ``load``: ``device_load`` of every allocation, when known; else computed from ``holdings``.
+    """
     return View(
         user=user,
         priority=priority,
         whole=whole,
         mine=active_of(reservations, user, now),
         others=() if ignore_others else others_active(reservations, user, now),
-        on=occupancy(holdings),
+        load=device_load(holdings) if load is None else load,
         gpu=gpu,
     )
 
@@ -154,7 +167,7 @@ def ranked_candidates(devices: Iterable[Device], view: View
             (own if view.is_mine(d) else rest).append(d)
 
     def key(d: Device) -> tuple:
-        return rank_key(d, view.holders(d))
+        return rank_key(d, *view.load_of(d))
 
     return tuple(sorted(own, key=key)), tuple(sorted(rest, key=key))
 

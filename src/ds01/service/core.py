@@ -3,35 +3,50 @@
 from __future__ import annotations
 
 import os
-from functools import cached_property
-from pathlib import Path
+from functools import cached_property  # functools is loaded anyway: _sqlite3 imports it
 
-from ds01.cache import load_cached
-from ds01.config.model import Config, EffectiveLimits
+from ds01 import pathstr
 from ds01.context import Context
 from ds01.errors import ConfigError, ConfigProblem
-from ds01.hardware.model import Inventory
+
+# The compiled-form cache, and with it the configuration and hardware models, are imported
+# when the configuration or the inventory is first needed: ``ds01 gpu release`` needs neither
+# (annotations name their types: Config, EffectiveLimits, Inventory).
 
 
-def _load_config_file(path: Path) -> Config:
+def _data_dir() -> str:
+    """The package's data folder, as ``Path(__file__).resolve().parent.parent / "data"``."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "data")
+
+
+def _load_config_file(path) -> Config:
     from ds01.config.loader import load_config
 
     return load_config(path)
 
 
-def _load_description_file(path: Path) -> Inventory:
+def _load_description_file(path) -> Inventory:
     from ds01.hardware.simfile import load_description
 
     return load_description(path)
 
 
-def builtin_config_path() -> Path:
-    """The example configuration shipped inside the package (used by ``ds01 demo``)."""
-    return Path(__file__).resolve().parent.parent / "data" / "resource-limits.yaml"
+def builtin_config_path():
+    """The example configuration shipped inside the package (used by ``ds01 demo``): a Path."""
+    from pathlib import Path
+
+    return Path(_data_dir()) / "resource-limits.yaml"
 
 
-def builtin_server_path(name: str) -> Path:
-    return Path(__file__).resolve().parent.parent / "data" / "servers" / f"{name}.yaml"
+def builtin_server_path(name: str):
+    """The description file of the simulated server ``builtin:NAME``: a Path."""
+    from pathlib import Path
+
+    return Path(_builtin_server_file(name))
+
+
+def _builtin_server_file(name: str) -> str:
+    return pathstr.pathstr(os.path.join(_data_dir(), "servers", f"{name}.yaml"))
 
 
 class Service:
@@ -50,32 +65,40 @@ class Service:
     # -- configuration -------------------------------------------------------------------
     @cached_property
     def config(self) -> Config:
-        path = self.ctx.config_path
-        if not path.exists():
+        path = self.ctx.config_file
+        if not pathstr.exists(path):
             raise ConfigError(
-                [ConfigProblem(str(path), None, None, "configuration file not found")],
+                [ConfigProblem(path, None, None, "configuration file not found")],
                 hint="create it from examples/resource-limits.yaml, or point --config / "
                 "DS01_CONFIG at your file",
             )
+        from ds01.cache import load_cached
+
         return load_cached(path, _load_config_file, self._cache_dir(), "config")
 
     def effective(self, user: str) -> EffectiveLimits:
-        return self.config.effective(user, unix_groups_of(user))
+        cfg = self.config
+        # The account database is asked only when some group matches on Unix groups: the
+        # answer cannot matter otherwise, and a lookup can be slow (NSS, LDAP).
+        groups = unix_groups_of(user) if any(g.unix_groups for g in cfg.groups) else ()
+        return cfg.effective(user, groups)
 
     # -- hardware ------------------------------------------------------------------------
     @cached_property
     def inventory(self) -> Inventory:
+        from ds01.cache import load_cached
+
         spec = self.ctx.hardware
         if spec.startswith("builtin:"):
-            path = builtin_server_path(spec.split(":", 1)[1])
-            if not path.exists():
+            path = _builtin_server_file(spec.split(":", 1)[1])
+            if not pathstr.exists(path):
                 from ds01.hardware.sources import load_inventory
 
                 return load_inventory(spec)  # reports the unknown name with the valid ones
             return load_cached(path, _load_description_file, self._cache_dir(), "hardware")
         if spec not in ("auto", "nvml", "nvidia-smi"):
-            path = Path(spec)
-            if path.exists():
+            path = pathstr.pathstr(spec)
+            if pathstr.exists(path):
                 return load_cached(path, _load_description_file, self._cache_dir(), "hardware")
         from ds01.hardware.sources import load_inventory
 
@@ -92,7 +115,7 @@ class Service:
     def store(self):
         from ds01.state.store import Store
 
-        return Store(self.ctx.db_path)
+        return Store(self.ctx.db_file)
 
     # -- container engine ----------------------------------------------------------------
     @cached_property
@@ -110,8 +133,8 @@ class Service:
         if "engine" in self.__dict__ and self._engine is None:
             self.engine.close()
 
-    def _cache_dir(self) -> Path | None:
-        return self.ctx.cache_dir
+    def _cache_dir(self) -> str | None:
+        return self.ctx.cache_root
 
 
 def unix_groups_of(user: str) -> tuple[str, ...]:

@@ -4,13 +4,14 @@ one write transaction, so concurrent processes can never double-book or lose an 
 from __future__ import annotations
 
 import time
-from ds01.records import record, field
 
-from ds01.config.model import EffectiveLimits
-from ds01.policy.allocate import Snapshot, decide
-from ds01.policy.model import Decision, Holding, Request
+from ds01.records import field, record
 from ds01.service.core import Service
 from ds01.state.store import AllocationRow, Event
+
+# The policy (and with it the configuration and hardware models) is imported inside the
+# functions that decide, not here: ``ds01 gpu release`` runs on every container stop and
+# needs none of it (annotations name its types: Snapshot, Decision, Holding, EffectiveLimits).
 
 
 @record
@@ -30,6 +31,8 @@ class Released:
 
 
 def holding_of(row: AllocationRow) -> Holding:
+    from ds01.policy.model import Holding
+
     return Holding(
         container=row.container,
         user=row.user,
@@ -40,20 +43,36 @@ def holding_of(row: AllocationRow) -> Holding:
     )
 
 
-def current_snapshot(svc: Service, tx) -> Snapshot:
-    """The decision's view of the server, read inside ``tx`` (the fast path)."""
+def current_snapshot(svc: Service, tx, request: Request | None = None) -> Snapshot:
+    """The decision's view of the server, read inside ``tx``.
+
+    With ``request``: only the requester's allocations and the requested container's are read
+    in full, the others as a per-device summary (``Snapshot.load``) that SQLite computes, so
+    that the decision's cost does not grow with the number of live allocations.
+    """
+    from ds01.policy.allocate import Snapshot
+    from ds01.policy.model import Holding
+
+    if request is None:
+        return snapshot(svc, map(Holding._make, tx.holdings()))
     return Snapshot(
         devices=svc.devices,
-        holdings=tuple(map(Holding._make, tx.holdings())),
+        holdings=tuple(map(Holding._make,
+                           tx.holdings(user=request.user, container=request.container))),
         gpu=svc.config.gpu,
         reservations=svc.config.reservations(),
+        load=tx.device_load(),
     )
 
 
 def snapshot(svc: Service, rows) -> Snapshot:
+    """The decision's view with every allocation (``rows``: AllocationRows or Holdings)."""
+    from ds01.policy.allocate import Snapshot
+    from ds01.policy.model import Holding
+
     return Snapshot(
         devices=svc.devices,
-        holdings=tuple(holding_of(r) for r in rows),
+        holdings=tuple(r if type(r) is Holding else holding_of(r) for r in rows),
         gpu=svc.config.gpu,
         reservations=svc.config.reservations(),
     )
@@ -76,13 +95,16 @@ def allocate(
     ``only``: a constraint, the device ids the allocation may use (every other device counts
     as not allocatable for this decision); used to re-acquire a stopped container's devices.
     """
+    from ds01.policy.allocate import decide
+    from ds01.policy.model import Request
+
     started = time.perf_counter()
     who = svc.effective(user)
     request = Request(user=user, container=container, count=count, full_gpu=full_gpu,
                       cpu_only=cpu_only)
     now = svc.ctx.now()
     with svc.store.write() as tx:
-        snap = current_snapshot(svc, tx)
+        snap = current_snapshot(svc, tx, request)
         if only is not None:
             snap = restricted(snap, only)
         decision = decide(snap, request, who, now)
@@ -163,7 +185,7 @@ def release(svc: Service, container: str, *, when: str | None = None, why: str |
 def _log(svc: Service, event: Event) -> None:
     from ds01.state.log import append, format_event
 
-    append(svc.ctx.allocation_log, [format_event(event)])
+    append(svc.ctx.allocation_log_file, [format_event(event)])
 
 
 @record

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
+from ds01 import pathstr
 from ds01.errors import StateError
 from ds01.state.records import Event
 
@@ -67,13 +67,14 @@ def format_event(event: Event) -> str:
     return head + "".join(f" {key}={quote(value)}" for key, value in fields)
 
 
-def append(path: Path, lines: Iterable[str] | str) -> None:
+def append(path, lines: Iterable[str] | str) -> None:
     """Append ``lines`` to the log at ``path``, one ``write()`` per line (O_APPEND).
 
     Creates the directory (0755) and the file (0644) when missing. Concurrent writers never
-    interleave within a line. A line holding a line break is refused.
+    interleave within a line. A line holding a line break is refused. ``path``: str or Path
+    (kept as a string inside: no pathlib on the CLI's allocate/release path).
     """
-    path = Path(path)
+    path = pathstr.pathstr(path)
     chunks = []
     for line in [lines] if isinstance(lines, str) else lines:
         if "\n" in line or "\r" in line:
@@ -87,23 +88,23 @@ def append(path: Path, lines: Iterable[str] | str) -> None:
                 if written != len(chunk):
                     raise StateError(
                         f"allocation log {path}: only {written} of {len(chunk)} bytes written",
-                        hint=f"check free space on the filesystem holding {path.parent}",
+                        hint=f"check free space on the filesystem holding {pathstr.parent(path)}",
                     )
         finally:
             os.close(fd)
     except OSError as exc:
         raise StateError(
             f"cannot write the allocation log {path}: {exc.strerror or exc}",
-            hint=f"check that {path.parent} exists and is writable (and has free space); "
+            hint=f"check that {pathstr.parent(path)} exists and is writable (and has free space); "
             "logging allocations needs an admin: run the command with sudo",
         ) from None
 
 
-def _open_for_append(path: Path) -> int:
+def _open_for_append(path: str) -> int:
     """Open ``path`` for appending, creating it (and its directory) with fixed modes if missing."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
-    directory = path.parent
-    if not directory.is_dir():
+    directory = pathstr.parent(path)
+    if not pathstr.is_dir(directory):
         os.makedirs(directory, mode=0o755, exist_ok=True)
         os.chmod(directory, 0o755)
     for _ in range(3):

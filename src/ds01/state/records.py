@@ -6,12 +6,12 @@ given (ISO 8601 with offset) and, for ordering and filtering, as microseconds si
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from ds01.records import record, field
 from datetime import datetime, timedelta, timezone
 
 from ds01.errors import StateError
+from ds01.records import field, record
+from ds01.state import jsontext
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
@@ -78,12 +78,12 @@ class Event:
 
 
 def dump_list(values: Iterable[str]) -> str:
-    return json.dumps([str(v) for v in values])
+    return jsontext.dumps_list([str(v) for v in values])
 
 
 def dump_meta(meta: dict) -> str:
     try:
-        return json.dumps(meta or {}, sort_keys=True)
+        return jsontext.dumps_mapping(meta or {})
     except (TypeError, ValueError) as exc:
         raise StateError(
             f"cannot record meta {meta!r}: {exc}",
@@ -93,7 +93,7 @@ def dump_meta(meta: dict) -> str:
 
 def _load_json(text: str, expect: type, where: str):
     try:
-        value = json.loads(text)
+        value = jsontext.loads(text)
     except (TypeError, ValueError):
         value = None
     if not isinstance(value, expect):

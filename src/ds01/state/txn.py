@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from ds01.errors import StateError
+from ds01.state import jsontext
 from ds01.state.records import (
     EVENT_COLUMNS,
     ROW_COLUMNS,
@@ -62,33 +62,56 @@ class Txn:
         cur = self._run(sql + " ORDER BY since, container", params, action="reading allocations")
         return [row_from(r) for r in cur.fetchall()]
 
-    def holdings(self) -> list[tuple]:
-        """What the decision needs of every allocation, fast: one tuple per allocation,
+    def holdings(self, *, user: str | None = None, container: str | None = None
+                 ) -> list[tuple]:
+        """What the decision needs of the allocations, fast: one tuple per allocation,
         ``(container, user, priority, devices, reserved, since)``, oldest first.
 
-        The JSON lists of all rows are parsed in one call: with a thousand live allocations
-        this is several times faster than building full rows.
+        Every allocation; or, given ``user`` and/or ``container``, only those of ``user`` and
+        the one of ``container`` (the decision's own; ``device_load`` sums up the others).
         """
-        rows = self._run(
-            "SELECT container, user, priority, devices, reserved, since FROM allocations"
-            " ORDER BY since, container",
-            action="reading allocations",
-        ).fetchall()
-        if not rows:
-            return []
+        sql = "SELECT container, user, priority, devices, reserved, since FROM allocations"
+        terms = [t for t, v in (("user = ?", user), ("container = ?", container)) if v is not None]
+        params = tuple(v for v in (user, container) if v is not None)
+        if terms:
+            sql += " WHERE " + " OR ".join(terms)
+        rows = self._run(sql + " ORDER BY since, container", params,
+                         action="reading allocations").fetchall()
         try:
-            devices = json.loads("[" + ",".join([r[3] for r in rows]) + "]")
-            reserved = json.loads("[" + ",".join([r[4] for r in rows]) + "]")
+            return [(r[0], r[1], r[2], tuple(_id_list(r[3])), tuple(_id_list(r[4])), r[5])
+                    for r in rows]
         except (TypeError, ValueError):
             raise StateError(
                 "state database holds unreadable device lists in allocations",
                 hint="the file was changed outside ds01; restore it from a backup",
             ) from None
-        if len(devices) != len(rows) or len(reserved) != len(rows):
-            raise StateError("state database holds malformed device lists in allocations",
-                             hint="the file was changed outside ds01; restore it from a backup")
-        return [(r[0], r[1], r[2], tuple(d), tuple(x), r[5])
-                for r, d, x in zip(rows, devices, reserved)]
+
+    def device_load(self) -> dict[str, tuple[int, int]]:
+        """Device id -> (containers on it, their highest recorded priority), over every
+        allocation: what the decision needs to know of the other users' containers.
+
+        SQLite sums up the allocations per device list (one row per list in use, about one per
+        busy device), so the decision does not build a row per allocation. Grouping the
+        ``allocations`` table by its ``devices`` text is about twice as fast as joining
+        ``allocation_devices`` to it; lists holding several devices are split here.
+        """
+        rows = self._run(
+            "SELECT devices, count(*), max(priority) FROM allocations GROUP BY devices",
+            action="reading device use",
+        ).fetchall()
+        load: dict[str, tuple[int, int]] = {}
+        try:
+            for text, count, top in rows:
+                for device in dict.fromkeys(_id_list(text)):
+                    seen = load.get(device)
+                    load[device] = (count, top) if seen is None else (
+                        seen[0] + count, max(seen[1], top))
+        except (TypeError, ValueError):
+            raise StateError(
+                "state database holds unreadable device lists in allocations",
+                hint="the file was changed outside ds01; restore it from a backup",
+            ) from None
+        return load
 
     def get(self, container: str) -> AllocationRow | None:
         """The allocation of ``container``, or None."""
@@ -249,3 +272,11 @@ class Txn:
             (key, value),
             action=action,
         )
+
+
+def _id_list(text: str) -> list:
+    """A JSON list (ValueError when the text is not one)."""
+    value = jsontext.loads(text)
+    if not isinstance(value, list):
+        raise ValueError(f"not a list: {text!r}")
+    return value
