@@ -64,3 +64,20 @@ def test_slices_write_removes_stale_units(ds01, tmp_path):
     assert not (unit_dir / "ds01-student-anne\\x2dmarie.slice").exists()
     again = ds01.cli("slices", "write", "--root", str(root))
     assert "up to date" in again.out
+
+
+def test_slices_write_keeps_units_of_users_holding_containers(ds01, tmp_path):
+    """A user the config does not name got a slice on their first container; rewriting the
+    units from the policy must not delete it while they hold containers."""
+    from ds01.context import Context
+    from ds01.service import Service
+    from ds01.service.gpu import allocate
+
+    ds01.write_config(CONFIG)
+    svc = Service(Context.build())
+    assert allocate(svc, "zoe", "ds01.zoe.job", cpu_only=True, origin="launcher").ok
+    svc.close()
+    root = tmp_path / "root"
+    assert ds01.cli("slices", "write", "--root", str(root)).code == 0
+    unit_dir = root / "etc" / "systemd" / "system"
+    assert (unit_dir / "ds01-student-zoe.slice").exists()

@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from ds01.records import record, field
 from pathlib import Path
 
-from ds01.cgroups.hints import hint_for
 from ds01.cgroups.slices import PERIOD_US, SliceLimits, slice_path
 from ds01.errors import Ds01Error, UsageError
 
@@ -158,6 +157,8 @@ def _write(path: Path, value: str) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
+        from ds01.cgroups.hints import hint_for  # only when something went wrong
+
         raise CgroupError(
             f"the kernel refused {value!r} for {path}: {exc.strerror}",
             path=path,
@@ -266,9 +267,11 @@ class CgroupTree:
         if self.version == 1:
             leaves = []
             for base in self.bases():
-                for depth in range(1, len(parts) + 1):
-                    self._mkdir(base.joinpath(*parts[:depth]))
-                leaves.append(base.joinpath(*parts))
+                leaf = base.joinpath(*parts)
+                if not os.path.isdir(leaf):  # the usual case: there since the first container
+                    for depth in range(1, len(parts) + 1):
+                        self._mkdir(base.joinpath(*parts[:depth]))
+                leaves.append(leaf)
             return leaves
         parent = self.mount
         for part in parts:

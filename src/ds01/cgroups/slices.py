@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from ds01.records import record
 from pathlib import Path
@@ -294,6 +293,8 @@ def _file_error(action: str, path: Path, exc: OSError) -> SliceError:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ds01-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -366,3 +367,36 @@ def write_units(root: Path, units: dict[str, str]) -> tuple[list[Path], list[Pat
                 raise _file_error("remove", path, exc) from exc
             removed.append(path)
     return written, removed
+
+
+def ensure_units(root: Path, units: dict[str, str]) -> list[Path]:
+    """Write those of ``units`` that are missing, or that ds01 generated with other text.
+
+    For a user met after ``ds01 slices write``: their unit (and their group's and the root's,
+    when missing) appear on their first container. Unlike ``write_units`` nothing is removed,
+    and a file ds01 did not generate (no marker) is left as it is, not refused: an
+    administrator's own unit wins. Returns the files written; the caller runs
+    ``systemctl daemon-reload`` when there are any.
+    """
+    for name in units:
+        _check_filename(name)
+    directory = unit_dir(root)
+    todo = []
+    for name, text in sorted(units.items()):
+        path = directory / name
+        if _unchanged(path, text):
+            continue
+        if (path.exists() or path.is_symlink()) and not _is_ours(path):
+            continue
+        todo.append((path, text))
+    if todo:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _file_error("create the directory of", directory, exc) from exc
+    for path, text in todo:
+        try:
+            _write_atomic(path, text)
+        except OSError as exc:
+            raise _file_error("write", path, exc) from exc
+    return [path for path, _ in todo]

@@ -2,16 +2,55 @@
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 
 from ds01.errors import EXIT_OK, EXIT_USAGE, Ds01Error
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every start
+if TYPE_CHECKING:  # argparse is imported where a command needs it (the annotations only)
+    import argparse
 
 DESCRIPTION = (
     "Run long-lived containers with your GPU or MIG instance, CPU, memory and task limits and "
     "your workspace. Every command acts on your own containers.")
 EPILOG = """exit codes: 0 success; 1 refused (limits, NOT_PERMITTED, INVALID_REQUEST);
 2 usage or configuration error; 3 environment error (container engine, state store, sudo)"""
+
+
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing ``shutil`` (and with it
+    ``bz2``, ``lzma`` and ``fnmatch``) on every container start."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+_formatter = None
+
+
+def Formatter(*args, **kwargs):  # noqa: N802  (argparse calls it like the class it stands for)
+    """argparse's formatter at the same width, found without ``shutil``. argparse builds one
+    for every argument it adds, so ``shutil`` would be paid per parser, not only for help.
+    (Defined on first use: ``argparse`` itself is imported only when a command needs it.)"""
+    global _formatter
+    if _formatter is None:
+        import argparse
+
+        class _Formatter(argparse.HelpFormatter):
+            def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+                super().__init__(prog, indent_increment, max_help_position,
+                                 _columns() - 2 if width is None else width)
+
+        _formatter = _Formatter
+    return _formatter(*args, **kwargs)
 
 
 def _json_flag(p: argparse.ArgumentParser) -> None:
@@ -23,9 +62,31 @@ def _user_flag(p: argparse.ArgumentParser) -> None:
                    help="act for USER (administrators only)")
 
 
-def add_commands(sub, parents: list, json_flag=_json_flag) -> None:
-    """The launcher's sub-commands, on any argparse sub-parser collection."""
-    run = sub.add_parser("run", parents=parents, help="create and start a container",
+#: The sub-commands and their one-line help, in the order ``--help`` lists them.
+VERBS: dict[str, str] = {
+    "run": "create and start a container",
+    "list": "your containers",
+    "stop": "stop a container and give its GPU back",
+    "start": "start a stopped container with the same devices",
+    "rm": "remove a container (running or not) and give its GPU back",
+    "shell": "an interactive shell in a container",
+    "logs": "a container's output",
+}
+
+
+def add_commands(sub, parents: list, json_flag=_json_flag, wanted: str | None = None) -> None:
+    """The launcher's sub-commands, on any argparse sub-parser collection: all of them, or
+    only ``wanted`` in full and the others as one-line stubs (argparse costs milliseconds per
+    parser, and a container start should not pay for six commands it does not run)."""
+    for verb, text in VERBS.items():
+        if wanted is None or verb == wanted:
+            _BUILDERS[verb](sub, parents, json_flag, verb, text)
+        else:
+            sub.add_parser(verb, help=text, formatter_class=Formatter)
+
+
+def _add_run(sub, parents, json_flag, verb, text) -> None:
+    run = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
                          description="Allocate a GPU or MIG instance (or none with --cpu-only), "
                          "then create and start NAME from IMAGE, a name from the server's list.")
     run.add_argument("name", metavar="NAME")
@@ -40,7 +101,9 @@ def add_commands(sub, parents: list, json_flag=_json_flag) -> None:
     json_flag(run)
     run.set_defaults(handler=_guard(cmd_run))
 
-    ls = sub.add_parser("list", parents=parents, help="your containers",
+
+def _add_list(sub, parents, json_flag, verb, text) -> None:
+    ls = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
                         description="Your running containers (--all: stopped ones too): "
                         "state, devices held now, limits, uptime, exit code, OOM-killed.")
     ls.add_argument("--all", "-a", action="store_true", help="include stopped containers")
@@ -48,30 +111,37 @@ def add_commands(sub, parents: list, json_flag=_json_flag) -> None:
     json_flag(ls)
     ls.set_defaults(handler=_guard(cmd_list))
 
-    for verb, text in (("stop", "stop a container and give its GPU back"),
-                       ("start", "start a stopped container with the same devices"),
-                       ("rm", "remove a container (running or not) and give its GPU back")):
-        p = sub.add_parser(verb, parents=parents, help=text, description=text[0].upper()
-                           + text[1:] + ".")
-        p.add_argument("name", metavar="NAME")
-        _user_flag(p)
-        json_flag(p)
-        p.set_defaults(handler=_guard(cmd_change), verb=verb)
 
-    sh = sub.add_parser("shell", parents=parents, help="an interactive shell in a container",
+def _add_change(sub, parents, json_flag, verb, text) -> None:
+    p = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
+                       description=text[0].upper() + text[1:] + ".")
+    p.add_argument("name", metavar="NAME")
+    _user_flag(p)
+    json_flag(p)
+    p.set_defaults(handler=_guard(cmd_change), verb=verb)
+
+
+def _add_shell(sub, parents, json_flag, verb, text) -> None:
+    sh = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
                         description="Open a shell (bash when the image has it, else sh) in "
                         "your running container NAME, as your own user.")
     sh.add_argument("name", metavar="NAME")
     _user_flag(sh)
     sh.set_defaults(handler=_guard(cmd_shell), json=False)
 
-    lg = sub.add_parser("logs", parents=parents, help="a container's output",
+
+def _add_logs(sub, parents, json_flag, verb, text) -> None:
+    lg = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
                         description="What NAME's processes wrote to their output.")
     lg.add_argument("name", metavar="NAME")
     lg.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
     lg.add_argument("--follow", "-f", action="store_true", help="keep printing new output")
     _user_flag(lg)
     lg.set_defaults(handler=_guard(cmd_logs), json=False)
+
+
+_BUILDERS = {"run": _add_run, "list": _add_list, "stop": _add_change, "start": _add_change,
+             "rm": _add_change, "shell": _add_shell, "logs": _add_logs}
 
 
 def register(sub, common, json_flag) -> None:
@@ -82,20 +152,51 @@ def register(sub, common, json_flag) -> None:
     add_commands(csub, [common], json_flag)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="container", description=DESCRIPTION, epilog=EPILOG)
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``container`` parser; given ``argv``, only the command it names is built in full."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="container", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=Formatter)
     sub = parser.add_subparsers(dest="container_command", metavar="COMMAND", required=True)
-    add_commands(sub, [])
+    wanted = argv[0] if argv and argv[0] in VERBS else None
+    add_commands(sub, [], wanted=wanted)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``container`` console script."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_OK if exc.code in (0, None) else EXIT_USAGE
+    """The ``container`` console script (``argv`` None), or the command in this process.
+
+    As the console script, a process that lives for one command: the garbage collector is
+    off (the process makes few cycles, and collections during the imports cost about a tenth
+    of them), and once the output is flushed the process ends with ``os._exit``: the
+    interpreter's orderly shutdown frees every module and object one by one, which costs
+    about ten milliseconds here and does nothing a finished command needs (the state store
+    and the engine connection are closed by then).
+    """
+    if argv is not None:
+        return _run(list(argv))
+    import gc
+
+    gc.disable()
+    code = _run(sys.argv[1:])
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe: nothing more can be said
+    os._exit(code)
+
+
+def _run(argv: list[str]) -> int:
+    from ds01.cli.runargs import parse_run
+
+    args = parse_run(argv, _guard(cmd_run))  # the common case, without argparse
+    if args is None:
+        try:
+            args = build_parser(argv).parse_args(argv)
+        except SystemExit as exc:
+            return EXIT_OK if exc.code in (0, None) else EXIT_USAGE
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

@@ -57,7 +57,7 @@ def parse_fast(argv: list[str]) -> Args | None:
         token = argv[i]
         i += 1
         if not token.startswith("-"):
-            if len(words) == 1 and token not in _COMMANDS or not words and token != "gpu":
+            if (not words and token != "gpu") or (len(words) == 1 and token not in _COMMANDS):
                 return None
             words.append(token)
             command = _COMMANDS.get(token) if len(words) == 2 else command

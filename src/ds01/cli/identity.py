@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
-import subprocess
 import sys
 from ds01.records import record
 
@@ -50,6 +48,8 @@ def script_path(argv0: str) -> str:
     """The absolute path of the running script, as sudoers names it."""
     if os.sep in argv0:
         return os.path.abspath(argv0)
+    import shutil
+
     return shutil.which(argv0) or os.path.abspath(argv0)
 
 
@@ -57,6 +57,9 @@ def become_root(argv: list[str] | None = None) -> None:
     """Re-run this command through ``sudo -n`` unless already root (does not return then)."""
     if os.geteuid() == 0:
         return
+    import shutil
+    import subprocess
+
     argv = list(sys.argv if argv is None else argv)
     command = [script_path(argv[0]), *argv[1:]]
     if shutil.which("sudo") is None:

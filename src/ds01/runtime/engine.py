@@ -9,8 +9,8 @@ failures into ``EngineError``. The semantics follow what a launcher needs:
 - an engine that cannot be reached raises ``EngineUnreachable`` with a hint to start it;
 - any other engine answer raises ``EngineResponseError`` with the engine's message and status.
 
-One connection is kept per ``Engine`` and reused (HTTP keep-alive); a lock serialises calls, so
-an ``Engine`` may be shared between threads, one request at a time.
+One connection is kept per ``Engine`` and reused (HTTP keep-alive, ``ds01.runtime.transport``);
+a lock serialises calls, so an ``Engine`` may be shared between threads, one request at a time.
 """
 
 from __future__ import annotations
@@ -18,16 +18,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
-import threading
+from _thread import allocate_lock
 from ds01.records import record, field
-from functools import cache
-from typing import Iterable
-from urllib.parse import quote, urlencode
+from collections.abc import Iterable
 
 from ds01.errors import EngineError
 
 from ds01.runtime.spec import ContainerSpec, to_create_body
+from ds01.runtime.transport import Disconnected, UnixHTTPConnection
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 #: Engine API version every path is pinned to: Debian 12's docker.io 20.10 speaks 1.41,
@@ -75,29 +73,6 @@ class EngineInfo:
         return "nvidia" in self.runtimes
 
 
-@cache
-def _connection_class():
-    """HTTP/1.1 over an AF_UNIX stream socket (http.client is imported on first use only)."""
-    import http.client
-
-    class UnixConnection(http.client.HTTPConnection):
-        def __init__(self, path: str, timeout: float):
-            super().__init__("localhost", timeout=timeout)
-            self.socket_path = path
-
-        def connect(self) -> None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(self.timeout)
-                sock.connect(self.socket_path)
-            except BaseException:
-                sock.close()
-                raise
-            self.sock = sock
-
-    return UnixConnection
-
-
 def socket_from_env(env: dict | None = None) -> str:
     """The socket path named by DOCKER_HOST (``unix://...``), or the default one."""
     env = os.environ if env is None else env
@@ -125,8 +100,8 @@ class Engine:
         self.socket_path = socket_path or socket_from_env()
         self.timeout_s = timeout_s
         self.api_version = api_version
-        self._conn = None  # an http.client.HTTPConnection over the socket, once opened
-        self._lock = threading.Lock()
+        self._conn = None  # a UnixHTTPConnection, once opened
+        self._lock = allocate_lock()  # threading.Lock, without importing threading
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -162,7 +137,7 @@ class Engine:
         """
         url = f"/v{self.api_version}{path}"
         if query:
-            url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+            url += "?" + _query({k: v for k, v in query.items() if v is not None})
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
         with self._lock:
@@ -179,8 +154,6 @@ class Engine:
 
     def _exchange(self, method, url, data, headers, timeout_s) -> tuple[int, str, bytes]:
         """One HTTP round trip; retries once when a kept connection turns out stale."""
-        import http.client
-
         timeout = self.timeout_s if timeout_s is None else timeout_s
         if math.isinf(timeout):
             timeout = None  # block until the engine answers
@@ -188,26 +161,20 @@ class Engine:
         while True:
             reused = self._conn is not None
             if self._conn is None:
-                self._conn = _connection_class()(self.socket_path, timeout)
+                self._conn = UnixHTTPConnection(self.socket_path, timeout)
             conn = self._conn
             try:
-                conn.timeout = timeout
-                if conn.sock is not None:
-                    conn.sock.settimeout(timeout)
-                conn.request(method, url, body=data, headers=headers)
-                resp = conn.getresponse()
-                raw = resp.read()
+                conn.set_timeout(timeout)
+                resp = conn.request(method, url, body=data, headers=headers)
                 if resp.will_close:
                     self._drop()
-                return resp.status, resp.getheader("Content-Type") or "", raw
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                return resp.status, resp.header("Content-Type"), resp.body
+            except OSError as exc:
                 self._drop()
-                if reused and not retried:
+                stale = isinstance(exc, (Disconnected, BrokenPipeError, ConnectionResetError))
+                if stale and reused and not retried:
                     retried = True  # the engine closed an idle kept connection: open a new one
                     continue
-                raise self._unreachable(exc) from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
                 raise self._unreachable(exc) from None
 
     def _unreachable(self, exc: BaseException) -> EngineUnreachable:
@@ -217,7 +184,7 @@ class Engine:
             why = "nothing listens on the socket (connection refused)"
         elif isinstance(exc, PermissionError):
             why = "permission denied on the socket"
-        elif isinstance(exc, (socket.timeout, TimeoutError)):
+        elif isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
             return EngineUnreachable(
                 f"the Docker engine at {self.socket_path} did not answer in time",
                 hint="the engine may be overloaded or hung: check `docker info` and its log",
@@ -410,7 +377,23 @@ def _engine_message(payload: object) -> str:
 
 def _seg(text: str, safe: str = "") -> str:
     """Quote one path segment (a container id or name, an image reference)."""
-    return quote(text, safe=safe)
+    return _quote(text, safe)
+
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _quote(text: str, safe: str = "") -> str:
+    """Percent-encode ``text`` as UTF-8, keeping unreserved characters and ``safe`` (what
+    ``urllib.parse.quote`` does; ``urllib.parse`` is not imported on the start-up path)."""
+    keep = _UNRESERVED | frozenset(safe.encode("ascii"))
+    return "".join(chr(b) if b in keep else f"%{b:02X}" for b in str(text).encode("utf-8"))
+
+
+def _query(params: dict) -> str:
+    """A query string, like ``urllib.parse.urlencode`` (spaces as ``+``)."""
+    return "&".join(f"{_quote(k, ' ')}={_quote(v, ' ')}".replace(" ", "+")
+                    for k, v in params.items())
 
 
 def _flag(value: bool) -> str:

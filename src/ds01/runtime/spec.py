@@ -15,10 +15,7 @@ Two renderings, kept equivalent:
 from __future__ import annotations
 
 import re
-import shlex
 from ds01.records import record, field
-from decimal import Decimal
-from typing import Literal
 
 from ds01.errors import UsageError
 
@@ -53,7 +50,7 @@ class ContainerSpec:
     pids_limit: int | None = None
     cgroup_parent: str | None = None  # absolute path with the cgroupfs driver, a slice with systemd
     gpu_uuids: tuple[str, ...] = ()
-    gpu_attach: Literal["gpus", "none"] = "gpus"
+    gpu_attach: str = "gpus"  # one of GPU_ATTACH_MODES
     cpu_only: bool = False  # says "no GPU on purpose"; any spec without GPU ids gets "void"
     user: str | None = None  # "uid:gid"
     binds: tuple[tuple[str, str, str], ...] = ()  # (host path, container path, "ro"|"rw")
@@ -169,14 +166,32 @@ def _bind_problems(binds: tuple[tuple[str, str, str], ...]) -> list[str]:
 
 
 def nano_cpus(cpus: float) -> int:
-    """CPUs as the engine's NanoCpus (billionths of a CPU), rounded to the nearest unit."""
-    return int((Decimal(repr(cpus)) * 1_000_000_000).to_integral_value())
+    """CPUs as the engine's NanoCpus (billionths of a CPU), rounded to the nearest unit.
+
+    Exact in the decimal the number prints as (``0.1`` is one tenth, not the binary float
+    just above it); halves round to even. Plain integer arithmetic: importing ``decimal``
+    would cost the launcher more than the computation.
+    """
+    text = repr(cpus).lower()
+    mantissa, _, exponent = text.partition("e")
+    whole, _, frac = mantissa.partition(".")
+    try:
+        digits, shift = int(whole + frac), 9 + int(exponent or 0) - len(frac)
+    except ValueError:
+        raise ValueError(f"cpus must be a finite number (got {cpus!r})") from None
+    if shift >= 0:
+        return digits * 10**shift
+    unit = 10**-shift
+    quotient, rest = divmod(abs(digits), unit)
+    if 2 * rest > unit or (2 * rest == unit and quotient % 2):
+        quotient += 1
+    return -quotient if digits < 0 else quotient
 
 
 def _cpus_text(nano: int) -> str:
     """NanoCpus back as the exact decimal that ``docker run --cpus`` parses to the same value."""
-    text = format(Decimal(nano) / Decimal(1_000_000_000), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    whole, frac = divmod(abs(nano), 1_000_000_000)
+    return f"{'-' if nano < 0 else ''}{whole}.{frac:09d}".rstrip("0").rstrip(".")
 
 
 def _bind_text(bind: tuple[str, str, str]) -> str:
@@ -267,4 +282,6 @@ def to_docker_argv(spec: ContainerSpec, docker: str = "docker") -> list[str]:
 
 def format_argv(argv: list[str]) -> str:
     """One shell-ready line for ``argv`` (what ``--dry-run`` prints)."""
+    import shlex
+
     return shlex.join(argv)

@@ -23,6 +23,7 @@ from ds01.service.launchspec import (
     build_spec,
     cgroup_parent,
     check_name,
+    engine_info,
     engine_name,
     ensure_mounts,
     invalid,
@@ -113,7 +114,7 @@ def run(svc: Service, actor: Actor, name: str, image: str, *, count: int = 1,
                else reconcile(svc).containers)
     _refuse_taken(svc, listing, name, ename)
     who = svc.effective(actor.user)
-    info = svc.engine.info()
+    info = engine_info(svc)
     parent, plan = cgroup_parent(svc, who, info.cgroup_driver)
     if dry_run:
         decision = _preview(svc, actor.user, ename, count, full_gpu, cpu_only)
@@ -318,7 +319,7 @@ def _held_elsewhere(svc: Service, found, wanted: tuple[str, ...], decision: Deci
 
 def _refresh_cgroups(svc: Service, found) -> None:
     """Re-create the user's cgroups with the current limits (cgroupfs; e.g. after a reboot)."""
-    info = svc.engine.info()
+    info = engine_info(svc)
     who = svc.effective(found.owner.user)
     parent, plan = cgroup_parent(svc, who, info.cgroup_driver)
     current = ((svc.engine.inspect(found.id) or {}).get("HostConfig") or {}).get("CgroupParent")

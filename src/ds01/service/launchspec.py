@@ -111,26 +111,44 @@ def slice_plan(svc: Service, who: EffectiveLimits, agg: Aggregate) -> dict:
             f"{group_path}/{who.user}": user_limits}
 
 
-def cgroup_parent(svc: Service, who: EffectiveLimits, driver: str) -> tuple[str, dict | None]:
-    """(the --cgroup-parent value, the cgroupfs plan to apply first or None).
+def cgroup_parent(svc: Service, who: EffectiveLimits, driver: str) -> tuple[str, object]:
+    """(the --cgroup-parent value, what to apply before the container is created).
 
-    systemd driver: the user's slice unit. cgroupfs: the absolute path
-    ``<cgroup_root>/<group>/<user>``, which ds01 creates with the aggregate limits.
+    systemd driver: the user's slice unit, and its ``SlicePlan`` (the unit files, written on
+    the user's first container: ``ds01.service.userslice``). cgroupfs: the absolute path
+    ``<cgroup_root>/<group>/<user>``, and the plan of cgroups ds01 creates with the aggregate
+    limits.
     """
     if driver == "systemd":
-        from ds01.cgroups.slices import user_slice
+        from ds01.service.userslice import plan_for
 
-        return user_slice(who.group, who.user), None
+        plan = plan_for(svc, who)
+        return plan.unit, plan
     plan = slice_plan(svc, who, aggregate_of(svc, who))
     user_path = max(plan, key=len)
     return "/" + user_path, plan
 
 
-def apply_cgroups(plan: dict | None) -> None:
-    if plan:
-        from ds01.service.reconcile import cgroup_tree
+def engine_info(svc: Service):
+    """The engine's facts (cgroup driver, CPUs), kept between processes in the state
+    directory's cache (``ds01.runtime.infocache``)."""
+    from ds01.runtime.infocache import cached_info
 
-        cgroup_tree().apply(plan)
+    return cached_info(svc.engine, svc.ctx.cache_dir)
+
+
+def apply_cgroups(plan) -> None:
+    """Make the user's cgroups (cgroupfs: a path -> limits dict) or slice units (systemd: a
+    ``SlicePlan``) exist with the current limits."""
+    if isinstance(plan, dict):
+        if plan:
+            from ds01.service.reconcile import cgroup_tree
+
+            cgroup_tree().apply(plan)
+    elif plan is not None:
+        from ds01.service.userslice import ensure
+
+        ensure(plan)
 
 
 # --------------------------------------------------------------------------- mounts
@@ -194,7 +212,7 @@ class Launch:
     devices: tuple[str, ...]
     uuids: tuple[str, ...]
     cgroup_parent: str
-    plan: dict | None
+    plan: object  # what cgroup_parent() returned to apply (a dict, a SlicePlan) or None
 
 
 def labels_of(svc: Service, actor: Actor, who: EffectiveLimits, launch: Launch) -> dict:

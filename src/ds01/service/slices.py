@@ -1,6 +1,7 @@
 """Systemd slice units generated from the policy: ds01.slice, one slice per group (its
 ``aggregate`` limits) and one per user the config names (``slice_cpus``, ``slice_memory``,
-``max_tasks``). Users met later get theirs on their first container."""
+``max_tasks``). Users met later get theirs on their first container; ``slices write`` keeps
+the units of every user who holds containers now, named in the config or not."""
 
 from __future__ import annotations
 
@@ -24,10 +25,18 @@ def plan(svc: Service) -> dict[str, str]:
         agg = g.aggregate
         entries.append(SliceEntry(SliceLimits(cpus=agg.cpus, memory=agg.memory, tasks=agg.tasks),
                                   group=g.name))
-    for user in cfg.known_users():
+    for user in sorted(set(cfg.known_users()) | current_users(svc)):
         who = cfg.effective(user, unix_groups_of(user))
         entries.append(SliceEntry(user_limits(who), group=who.group, user=user))
     return plan_units(entries, source=str(cfg.source))
+
+
+def current_users(svc: Service) -> set[str]:
+    """Users who hold launcher containers now (their slice is the containers' parent)."""
+    if not svc.ctx.db_path.exists():
+        return set()
+    with svc.store.read() as tx:
+        return {row.user for row in tx.allocations() if row.origin == "launcher"}
 
 
 def write(svc: Service, root: Path) -> tuple[list[Path], list[Path]]:
