@@ -11,7 +11,7 @@ from ds01.policy.allocate import Snapshot, decide
 from ds01.policy.model import Holding, Request
 from ds01.policy.placement import device_load
 from ds01.state import AllocationRow, Store
-from tests.policy.test_properties import T0, worlds
+from tests.policy.test_properties import replay, worlds
 
 
 def reduced(snap: Snapshot, request: Request) -> Snapshot:
@@ -26,21 +26,8 @@ def reduced(snap: Snapshot, request: Request) -> Snapshot:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_summed_up_snapshot_decides_the_same(world):
-    devices, gpu, reservations, who, ops = world
-    holdings: list[Holding] = []
-    now = T0
-    for op in ops:
-        now += timedelta(hours=op[-1])
-        if op[0] == "release":
-            holdings = [h for h in holdings if h.container != op[1]]
-            continue
-        _, user, container, count, full, cpu, _ = op
-        request = Request(user, container, count=count, full_gpu=full, cpu_only=cpu)
-        snap = Snapshot(devices, tuple(holdings), gpu, reservations)
-        d = decide(snap, request, who[user], now)
-        assert decide(reduced(snap, request), request, who[user], now) == d
-        if d.ok and not d.existing:
-            holdings.append(Holding(container, user, d.priority, d.devices, d.reserved))
+    for snap, request, who, now, d in replay(world):
+        assert decide(reduced(snap, request), request, who, now) == d
 
 
 def test_store_sums_up_as_the_policy_does(tmp_path):

@@ -103,11 +103,10 @@ def cap_of(device, gpu):
     return gpu.max_containers_per_mig if device.kind == "mig" else gpu.max_containers_per_gpu
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(worlds())
-def test_random_sequences_keep_the_invariants(world):
+def replay(world):
+    """Apply the world's operations in order; yields (snapshot before, request, who, now,
+    decision) for every allocation, and keeps the holdings as the store would."""
     devices, gpu, reservations, who, ops = world
-    by_id = {d.id: d for d in devices}
     holdings: list[Holding] = []
     now = T0
     for op in ops:
@@ -119,13 +118,26 @@ def test_random_sequences_keep_the_invariants(world):
         request = Request(user, container, count=count, full_gpu=full, cpu_only=cpu)
         snap = Snapshot(devices, tuple(holdings), gpu, reservations)
         d = decide(snap, request, who[user], now)
+        yield snap, request, who[user], now, d
+        if d.ok and not d.existing:
+            holdings.append(Holding(container, user, d.priority, d.devices, d.reserved))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_random_sequences_keep_the_invariants(world):
+    devices, gpu, reservations, who, _ops = world
+    by_id = {d.id: d for d in devices}
+    for snap, request, me, now, d in replay(world):
         event(d.reason or ("existing" if d.existing else "granted"))
         if d.reserved:
             event("granted through a reservation")
-        check_decision(d, snap, request, who[user], now)
+        check_decision(d, snap, request, me, now)
+        holdings = list(snap.holdings)
         if d.ok and not d.existing:
-            check_grant(d, snap, who[user], now, by_id)
-            holdings.append(Holding(container, user, d.priority, d.devices, d.reserved))
+            check_grant(d, snap, me, now, by_id)
+            holdings.append(Holding(request.container, request.user, d.priority, d.devices,
+                                    d.reserved))
             check_repeats(d, Snapshot(devices, tuple(holdings), gpu, reservations), who, now)
         check_state(holdings, by_id, gpu)
 
