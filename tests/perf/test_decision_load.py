@@ -3,8 +3,6 @@ the store computes it in SQL) is the decision with every container listed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from hypothesis import HealthCheck, given, settings
 
 from ds01.policy.allocate import Snapshot, decide
