@@ -95,7 +95,10 @@ class Service:
                 from ds01.hardware.sources import load_inventory
 
                 return load_inventory(spec)  # reports the unknown name with the valid ones
-            return load_cached(path, _load_description_file, self._cache_dir(), "hardware")
+            inv = load_cached(path, _load_description_file, self._cache_dir(), "hardware")
+            from ds01.records import replace
+
+            return replace(inv, source=spec)  # "builtin:NAME", not the packaged file's path
         if spec not in ("auto", "nvml", "nvidia-smi"):
             path = pathstr.pathstr(spec)
             if pathstr.exists(path):
