@@ -185,3 +185,14 @@ def test_every_command_is_documented():
         # the launcher's commands are documented as the `container` console script
         assert f"ds01 {name}" in docs or (words[0] == "container" and name in docs), \
             f"docs do not mention ds01 {name}"
+
+
+def test_limits_of_a_malformed_user_name_is_a_usage_error(ds01):
+    for name in ("", "bad user", "x" * 40):
+        res = ds01.cli("limits", name)
+        assert res.code == 2 and "not a user name" in res.err
+
+
+def test_release_of_an_empty_name_is_a_usage_error(ds01):
+    res = ds01.cli("gpu", "release", "")
+    assert res.code == 2 and "empty" in res.err

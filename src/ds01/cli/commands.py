@@ -103,6 +103,13 @@ def cmd_limits(args) -> int:
     from ds01.cli.output import emit_json, out
     from ds01.cli.render import limits_text
 
+    from ds01.errors import UsageError
+    from ds01.policy.allocate import USER_NAME
+
+    if not USER_NAME.accepts(args.user):
+        raise UsageError(f"{args.user!r} is not a user name",
+                         hint="a user name starts with a letter or _, then letters, digits, "
+                         "_ . - (at most 32 characters)")
     svc = service_of(args)
     who = svc.effective(args.user)
     if args.priority:

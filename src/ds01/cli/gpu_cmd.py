@@ -163,6 +163,11 @@ def cmd_release(args) -> int:
     from ds01.cli.output import emit_json, out
     from ds01.service.gpu import release
 
+    if not args.container.strip():
+        from ds01.errors import UsageError
+
+        raise UsageError("CONTAINER is empty", hint="give the name the container was "
+                         "allocated under (see ds01 gpu status)")
     r = release(service_of(args), args.container)
     if args.json:
         emit_json(r.to_dict())

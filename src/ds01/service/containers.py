@@ -206,6 +206,13 @@ def _explained(exc: BaseException, launch: Launch) -> BaseException:
             hint=f"ask an administrator to pull it (docker pull {launch.image_ref})")
     if exc.status == 409 and "already in use" in text:
         return _taken(launch.name)
+    if "device driver" in text and "nvidia" in text:
+        return EngineError(
+            "this container engine cannot attach GPUs (it has no NVIDIA runtime); nothing was "
+            "started and your allocation was given back",
+            hint="an administrator must install the NVIDIA Container Toolkit and restart the "
+            "engine; on a machine without GPUs set `containers.gpu_attach: none` in the "
+            "policy file; CPU-only containers (--cpu-only) work meanwhile")
     return EngineError(f"{exc.message}; nothing was started and your allocation was given back",
                        hint=exc.hint)
 
