@@ -221,3 +221,23 @@ def test_listen_on_a_busy_port_is_a_usage_error(ds01, exporter):
     res = ds01.cli("exporter", "--listen", f"127.0.0.1:{port}")
     assert res.code == 2 and "cannot listen on 127.0.0.1" in res.err
     assert scrape(url)
+
+
+def test_counters_continue_between_scrapes_and_restart_with_a_new_store(ds01, exporter):
+    """Each scrape counts only the events added since the last one; a store that was
+    replaced (the last event counted is gone) is counted again from the start."""
+    url, _collector = exporter
+    assert ds01.allocate("alice", "t1").code == 0
+    assert value(scrape(url), "ds01_allocations_total", group="student") == 1
+    assert ds01.allocate("bob", "t2").code == 0
+    assert ds01.allocate("frank", "t3").code == 0
+    m = scrape(url)
+    assert value(m, "ds01_allocations_total", group="student") == 3
+    assert value(m, "ds01_decision_seconds_count") == 3
+    state = ds01.root / "state"
+    for leftover in state.glob("state.db*"):
+        leftover.unlink()
+    assert ds01.allocate("carol", "t4").code == 0
+    m = scrape(url)
+    assert value(m, "ds01_allocations_total", group="student") is None
+    assert value(m, "ds01_allocations_total", group="researcher") == 1

@@ -34,13 +34,28 @@ class HistoryCounts:
     releases: Counter = field(default_factory=Counter)  # group -> n
     user_allocations: Counter = field(default_factory=Counter)  # user -> n
     user_refusals: Counter = field(default_factory=Counter)  # (user, reason) -> n
-    decisions: list = field(default_factory=list)  # decision durations in seconds
+    # decision durations: how many fell at or below each of DECISION_BUCKETS, count and sum
+    decision_le: list = field(default_factory=lambda: [0] * len(DECISION_BUCKETS))
+    decision_count: int = 0
+    decision_sum: float = 0.0
+    last_id: int = 0  # the newest event counted
+    last_ts: str | None = None  # and its recorded time
+
+    def add_decision(self, seconds: float) -> None:
+        for i, bound in enumerate(DECISION_BUCKETS):
+            if seconds <= bound:
+                self.decision_le[i] += 1
+        self.decision_count += 1
+        self.decision_sum += seconds
 
 
-def count_history(events: Iterable) -> HistoryCounts:
-    """Count allocations, refusals and releases; gather the decision durations that exist."""
-    c = HistoryCounts()
+def count_history(events: Iterable, into: HistoryCounts | None = None) -> HistoryCounts:
+    """Count allocations, refusals and releases and the decision durations that exist;
+    ``into`` continues earlier counts with newer events."""
+    c = HistoryCounts() if into is None else into
     for ev in events:
+        if (ev.id or 0) > c.last_id:
+            c.last_id, c.last_ts = ev.id, ev.ts
         if ev.event == ALLOCATED:
             c.allocations[ev.group] += 1
             c.user_allocations[ev.user] += 1
@@ -55,15 +70,37 @@ def count_history(events: Iterable) -> HistoryCounts:
             continue
         seconds = (ev.meta or {}).get(DECISION_META_KEY)
         if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds >= 0:
-            c.decisions.append(float(seconds))
+            c.add_decision(float(seconds))
     return c
 
 
-def histogram_buckets(values: list[float], bounds=DECISION_BUCKETS) -> list[tuple[str, int]]:
+def histogram_buckets(counts: HistoryCounts) -> list[tuple[str, int]]:
     """Cumulative ``(le, count)`` pairs, ending with ``+Inf``."""
-    out = [(repr(float(b)), sum(1 for v in values if v <= b)) for b in bounds]
-    out.append(("+Inf", len(values)))
+    out = [(repr(float(b)), n) for b, n in zip(DECISION_BUCKETS, counts.decision_le)]
+    out.append(("+Inf", counts.decision_count))
     return out
+
+
+class HistoryTally:
+    """The counters, kept up to date between scrapes: each scrape reads only the events added
+    since the last one (the history only grows), so a long history costs once, not per scrape.
+    When the last event counted is no longer there with the same time (the store was replaced
+    or restored from a backup), everything is counted again from the start."""
+
+    def __init__(self):
+        import threading
+
+        self._lock = threading.Lock()
+        self._counts = HistoryCounts()
+
+    def update(self, tx) -> HistoryCounts:
+        with self._lock:
+            last = self._counts
+            if last.last_id and tx.event_stamp(last.last_id) != last.last_ts:
+                self._counts = HistoryCounts()
+            events = tx.events(kinds=(ALLOCATED, REJECTED, RELEASED),
+                               after_id=self._counts.last_id)
+            return count_history(events, into=self._counts)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -82,6 +119,7 @@ class Ds01Collector:
 
     def __init__(self, make_service: Callable[[], object]):
         self._make_service = make_service
+        self._tally = HistoryTally()
         self.last_errors: dict[str, str] = {}
 
     def describe(self) -> list:
@@ -99,7 +137,7 @@ class Ds01Collector:
                 errors["config"], per_user = exc.message, False
             for part, fn in PARTS.items():
                 try:
-                    families = list(fn(svc, per_user))
+                    families = list(fn(svc, per_user, self._tally))
                 except Ds01Error as exc:
                     errors[part] = exc.message
                     continue
@@ -115,11 +153,11 @@ class Ds01Collector:
         yield up
 
 
-def _history_families(svc, per_user: bool) -> Iterator:
+def _history_families(svc, per_user: bool, tally: HistoryTally) -> Iterator:
     from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
     with svc.store.read() as tx:
-        counts = count_history(tx.events(kinds=(ALLOCATED, REJECTED, RELEASED)))
+        counts = tally.update(tx)
     fam = CounterMetricFamily("ds01_allocations_total", "Allocations granted", labels=["group"])
     for group, n in sorted(counts.allocations.items()):
         fam.add_metric([group], n)
@@ -135,7 +173,7 @@ def _history_families(svc, per_user: bool) -> Iterator:
     yield fam
     hist = HistogramMetricFamily("ds01_decision_seconds",
                                  "Time to decide and record an allocation request")
-    hist.add_metric([], histogram_buckets(counts.decisions), sum(counts.decisions))
+    hist.add_metric([], histogram_buckets(counts), counts.decision_sum)
     yield hist
     if per_user:
         yield from _user_history_families(counts)
@@ -156,7 +194,7 @@ def _user_history_families(counts: HistoryCounts) -> Iterator:
     yield fam
 
 
-def _holding_families(svc, per_user: bool) -> Iterator:
+def _holding_families(svc, per_user: bool, _tally=None) -> Iterator:
     from prometheus_client.core import GaugeMetricFamily
 
     upg = svc.config.gpu.units_per_gpu
@@ -191,7 +229,7 @@ def _holding_families(svc, per_user: bool) -> Iterator:
         yield cfam
 
 
-def _device_families(svc, per_user: bool) -> Iterator:
+def _device_families(svc, per_user: bool, _tally=None) -> Iterator:
     from prometheus_client.core import GaugeMetricFamily
 
     from ds01.service.gpu import status

@@ -215,6 +215,13 @@ class Txn:
         )
         return int(cur.lastrowid)
 
+    def event_stamp(self, event_id: int) -> str | None:
+        """The recorded time of event ``event_id`` (None when there is no such event): with
+        the id, enough to tell whether a history is still the one counted before."""
+        row = self._run("SELECT ts FROM events WHERE id = ?", (int(event_id),),
+                        action="reading the event history").fetchone()
+        return None if row is None else row[0]
+
     def events(
         self,
         *,
@@ -223,10 +230,15 @@ class Txn:
         kinds: Iterable[str] | None = None,
         user: str | None = None,
         container: str | None = None,
+        after_id: int | None = None,
     ) -> list[Event]:
-        """Events in time order; ``since`` is inclusive, ``until`` exclusive."""
+        """Events in time order; ``since`` is inclusive, ``until`` exclusive; ``after_id``:
+        only events recorded after that one."""
         where: list[str] = []
         params: list = []
+        if after_id is not None:
+            where.append("id > ?")
+            params.append(int(after_id))
         if since is not None:
             where.append("ts_us >= ?")
             params.append(instant_us(since, what="since"))
