@@ -66,7 +66,7 @@ def _make_old(db: Path, version: int) -> None:
             "units, since) VALUES ('old', 'alice', 'students', 10, '[\"0\"]', '[\"GPU-x\"]', "
             "'[]', 2, '2026-01-01T00:00:00+00:00')"
         )
-        raw.execute("INSERT INTO allocation_devices VALUES ('0', 'old')")
+        raw.execute("INSERT INTO allocation_devices (device, container) VALUES ('0', 'old')")
         raw.execute(
             "INSERT INTO events (ts, ts_us, event, user, grp, container, priority) VALUES "
             "('2026-01-01T00:00:00+00:00', 1767225600000000, 'ALLOCATED', 'alice', "
@@ -77,10 +77,11 @@ def _make_old(db: Path, version: int) -> None:
         raw.close()
 
 
-def test_migrates_from_the_previous_version_keeping_data(db: Path):
-    _make_old(db, LATEST_VERSION - 1)
-    assert _version(db) == LATEST_VERSION - 1
-    assert "events_ts" not in _names(db, "index")
+@pytest.mark.parametrize("old_version", range(1, LATEST_VERSION))
+def test_migrates_from_an_older_version_keeping_data(db: Path, old_version: int):
+    _make_old(db, old_version)
+    assert _version(db) == old_version
+    assert ("events_ts" in _names(db, "index")) == (old_version >= 2)
     with Store(db) as store:
         assert store.schema_version == LATEST_VERSION
         assert store.integrity_check() == []
@@ -89,6 +90,8 @@ def test_migrates_from_the_previous_version_keeping_data(db: Path):
             assert old.devices == ("0",) and old.units == 2 and old.origin == "direct"
             assert [e.container for e in txn.events(user="alice")] == ["old"]
             assert txn.on_device("0") == [old]
+            # version 3 copied the holder's priority beside each device
+            assert txn.device_load() == {"0": (1, 10)}
     assert {"events_ts", "events_user"} <= _names(db, "index")
 
 

@@ -93,6 +93,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX allocations_user ON allocations(user)",
         ),
     ),
+    Migration(
+        version=3,
+        summary="allocation_devices carries the holder's priority (per-device load in one scan)",
+        statements=(
+            "ALTER TABLE allocation_devices ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+            "UPDATE allocation_devices SET priority = (SELECT a.priority FROM allocations a"
+            " WHERE a.container = allocation_devices.container)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 0

@@ -90,28 +90,15 @@ class Txn:
         """Device id -> (containers on it, their highest recorded priority), over every
         allocation: what the decision needs to know of the other users' containers.
 
-        SQLite sums up the allocations per device list (one row per list in use, about one per
-        busy device), so the decision does not build a row per allocation. Grouping the
-        ``allocations`` table by its ``devices`` text is about twice as fast as joining
-        ``allocation_devices`` to it; lists holding several devices are split here.
+        One scan of ``allocation_devices`` in its primary-key order (device, container), which
+        carries each holder's priority since schema version 3: the decision builds no row per
+        allocation.
         """
         rows = self._run(
-            "SELECT devices, count(*), max(priority) FROM allocations GROUP BY devices",
+            "SELECT device, count(*), max(priority) FROM allocation_devices GROUP BY device",
             action="reading device use",
         ).fetchall()
-        load: dict[str, tuple[int, int]] = {}
-        try:
-            for text, count, top in rows:
-                for device in dict.fromkeys(_id_list(text)):
-                    seen = load.get(device)
-                    load[device] = (count, top) if seen is None else (
-                        seen[0] + count, max(seen[1], top))
-        except (TypeError, ValueError):
-            raise StateError(
-                "state database holds unreadable device lists in allocations",
-                hint="the file was changed outside ds01; restore it from a backup",
-            ) from None
-        return load
+        return {device: (count, top) for device, count, top in rows}
 
     def get(self, container: str) -> AllocationRow | None:
         """The allocation of ``container``, or None."""
@@ -179,8 +166,8 @@ class Txn:
             return
         try:
             self._conn.executemany(
-                "INSERT INTO allocation_devices (device, container) VALUES (?, ?)",
-                [(str(d), row.container) for d in row.devices],
+                "INSERT INTO allocation_devices (device, container, priority) VALUES (?, ?, ?)",
+                [(str(d), row.container, row.priority) for d in dict.fromkeys(row.devices)],
             )
         except sqlite3.Error as exc:
             raise self._explain(exc, action) from exc
