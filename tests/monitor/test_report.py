@@ -307,3 +307,9 @@ def test_cli_choices_match_the_report_code():
     from ds01.monitor.report_render import FORMATS
 
     assert report_cmd.BY_CHOICES == BY_CHOICES and report_cmd.FORMATS == FORMATS
+
+
+def test_report_json_flag_is_format_json(ds01):
+    a = ds01.cli("report", "--json")
+    b = ds01.cli("report", "--format", "json")
+    assert a.code == b.code == 0 and a.out == b.out and a.out.lstrip().startswith("{")

@@ -64,6 +64,8 @@ def _register_report(sub, common, json_flag) -> None:
                      help="output format (default table)")
     rep.add_argument("--plot", metavar="FILE.png", default=None,
                      help="also draw allocation per group and utilization per device as PNG")
+    rep.add_argument("--json", dest="format", action="store_const", const="json",
+                     help="the same as --format json")
     rep.set_defaults(handler=cmd_report)
     rsub = rep.add_subparsers(dest="report_command", metavar="COMMAND")
     daily = rsub.add_parser(
