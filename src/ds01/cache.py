@@ -215,12 +215,12 @@ def load_cached(path, loader, cache_dir, tag: str):
     ``path`` and ``cache_dir`` are str or path-like; ``cache_dir`` None disables the cache.
     """
     path = pathstr(path)
+    if cache_dir is None:
+        return _load(loader, path)
     try:
         key = _key(path, tag)
     except OSError:
         return _load(loader, path)  # the loader reports a missing or unreadable file properly
-    if cache_dir is None:
-        return _load(loader, path)
     file = _cache_file(pathstr(cache_dir), path, tag)
     value = _read(file, key)
     if value is None:

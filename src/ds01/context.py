@@ -45,10 +45,15 @@ def parse_instant(text: str, *, what: str = "DS01_NOW") -> datetime:
     return value
 
 
-def _path(text: str):
-    from pathlib import Path
+def _path_of(attribute: str) -> property:
+    """A read-only property: the string attribute ``attribute`` as a ``pathlib.Path``."""
 
-    return Path(text)
+    def get(self):
+        from pathlib import Path
+
+        return Path(getattr(self, attribute))
+
+    return property(get)
 
 
 class Context:
@@ -122,29 +127,12 @@ class Context:
         return join(self.log_root, "gpu-allocations.log")
 
     # -- the paths as Path objects, for everything else ---------------------------------------
-    @property
-    def config_path(self):
-        return _path(self.config_file)
-
-    @property
-    def state_dir(self):
-        return _path(self.state_root)
-
-    @property
-    def log_dir(self):
-        return _path(self.log_root)
-
-    @property
-    def db_path(self):
-        return _path(self.db_file)
-
-    @property
-    def cache_dir(self):
-        return _path(self.cache_root)
-
-    @property
-    def allocation_log(self):
-        return _path(self.allocation_log_file)
+    config_path = _path_of("config_file")
+    state_dir = _path_of("state_root")
+    log_dir = _path_of("log_root")
+    db_path = _path_of("db_file")
+    cache_dir = _path_of("cache_root")
+    allocation_log = _path_of("allocation_log_file")
 
     # -- value semantics, as the record this class used to be (env is not compared) ---------
     def _key(self) -> tuple:

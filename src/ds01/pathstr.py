@@ -65,26 +65,24 @@ def name(path: str) -> str:
     return "" if path in ("/", "//", ".") else path[path.rfind("/") + 1:]
 
 
-def exists(path: str) -> bool:
-    """``Path(path).exists()``: False when missing, and raises as it does for other errors."""
+def _stat(path: str):
+    """``os.stat(path)``, or None where ``Path.exists()`` answers False (it raises otherwise)."""
     try:
-        os.stat(path)
+        return os.stat(path)
     except OSError as exc:
         if exc.errno not in _IGNORED:
             raise
-        return False
+        return None
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def exists(path: str) -> bool:
+    """``Path(path).exists()``: False when missing, and raises as it does for other errors."""
+    return _stat(path) is not None
 
 
 def is_dir(path: str) -> bool:
     """``Path(path).is_dir()``."""
-    try:
-        return (os.stat(path).st_mode & 0o170000) == 0o040000
-    except OSError as exc:
-        if exc.errno not in _IGNORED:
-            raise
-        return False
-    except ValueError:
-        return False
+    st = _stat(path)
+    return st is not None and (st.st_mode & 0o170000) == 0o040000

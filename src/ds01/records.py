@@ -122,9 +122,10 @@ def _first_init(cls):
     Compiling an ``__init__`` costs about a hundred microseconds, several times what defining
     the class costs; a CLI run builds one or a few instances of a dozen record classes (a
     cached configuration is rebuilt without ``__init__`` at all), so compiling them all cost
-    more than the decision (about 1.7 ms of a 35 ms ``ds01 gpu allocate``). Classes that build many instances get the compiled ``__init__``, which
-    is several times faster per instance. Any call that is not plain (unknown, repeated or
-    missing arguments) goes to the compiled one too, which raises Python's own TypeError.
+    more than the decision (about 1.7 ms of a 35 ms ``ds01 gpu allocate``). Classes that build
+    many instances get the compiled ``__init__``, which is several times faster per instance.
+    Any call that is not plain (unknown, repeated or missing arguments) goes to the compiled one
+    too, which raises Python's own TypeError.
     """
     plan = tuple((f.name, f.default, f.default_factory) for f in cls.__record_fields__)
     index = {name: i for i, (name, _, _) in enumerate(plan)}

@@ -152,12 +152,11 @@ def test_not_supported_values_become_none():
 
 
 def test_real_pynvml_without_a_driver_is_a_hardware_error():
-    """The installed nvidia-ml-py on a machine without libnvidia-ml: a clean error."""
-    pytest.importorskip("pynvml")
+    """The installed nvidia-ml-py (a dependency) without libnvidia-ml: a clean error."""
     try:
         inv = nvml.read_inventory()
     except HardwareError as exc:
-        assert exc.message.startswith("NVML could not start") or "NVML" in exc.message
+        assert exc.message.startswith("NVML could not start")
         assert exc.hint
     else:  # a machine with a real GPU
         assert inv.gpus and inv.source == "nvml"

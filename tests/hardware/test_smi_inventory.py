@@ -102,6 +102,18 @@ def test_bad_numbers_and_mig_mode_are_errors():
         smi.read_inventory(Replay("list-note-server.txt", "bad-query-mig-mode.csv"))
 
 
+def test_number_cells():
+    row = {"memory.total": "81920", "utilization.gpu": "12.5", "memory.used": None,
+           "index": "1.5", "util": "busy"}
+    assert (smi._int(row, "memory.total"), smi._float(row, "utilization.gpu")) == (81920, 12.5)
+    assert smi._int(row, "memory.used") is None and smi._float(row, "memory.used") is None
+    with pytest.raises(HardwareError, match="index is '1.5', not a whole number"):
+        smi._int(row, "index")
+    with pytest.raises(HardwareError, match="util is 'busy', not a number") as info:
+        smi._float(row, "util")
+    assert info.value.hint
+
+
 @pytest.mark.parametrize(
     "listing, words",
     [

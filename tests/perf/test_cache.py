@@ -39,6 +39,13 @@ def test_hit_equals_a_fresh_parse(tmp_path, source, load):
     assert repr(again) == repr(first)
 
 
+def test_no_cache_dir_parses_every_time(tmp_path):
+    loader = Counting(load_config)
+    first = cache.load_cached(CONFIG, loader, None, "t")
+    assert cache.load_cached(CONFIG, loader, None, "t") == first == load_config(CONFIG)
+    assert loader.calls == 2
+
+
 def test_datetimes_keep_their_offset_and_name(tmp_path):
     tz = timezone(timedelta(hours=5, minutes=30), "IST")
     when = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=tz)

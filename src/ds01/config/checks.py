@@ -161,27 +161,25 @@ class Checker:
         return self.wrong(node, key, f"a number greater than 0, like 4 or 0.5{tail}")
 
     def size(self, node: Node, key: str, *, nullable: bool) -> object:
-        if node.value is None and nullable:
-            return None
-        try:
-            value = parse_size(node.value)
-        except ValueError as exc:
-            return self.problem(node, key, str(exc))
-        if value == 0:
-            tail = "; use null for unlimited" if nullable else ""
-            return self.problem(node, key, f"must be more than 0 bytes{tail}")
-        return value
+        tail = "; use null for unlimited" if nullable else ""
+        return self._measure(node, key, parse_size, nullable,
+                             f"must be more than 0 bytes{tail}")
 
     def duration(self, node: Node, key: str, *, nullable: bool, zero_ok: bool = False) -> object:
+        tail = "; use null for never" if nullable else ""
+        return self._measure(node, key, parse_duration, nullable,
+                             None if zero_ok else f"must be longer than 0 seconds{tail}")
+
+    def _measure(self, node: Node, key: str, parse, nullable: bool, if_zero: str | None) -> object:
+        """``parse(node.value)``; ``if_zero`` (when given) is the problem with a zero value."""
         if node.value is None and nullable:
             return None
         try:
-            value = parse_duration(node.value)
+            value = parse(node.value)
         except ValueError as exc:
             return self.problem(node, key, str(exc))
-        if value == 0 and not zero_ok:
-            tail = "; use null for never" if nullable else ""
-            return self.problem(node, key, f"must be longer than 0 seconds{tail}")
+        if value == 0 and if_zero is not None:
+            return self.problem(node, key, if_zero)
         return value
 
     def text(

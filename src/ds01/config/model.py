@@ -207,8 +207,7 @@ class Config:
         return None
 
     def _group_priority(self, group: Group) -> int:
-        base = Limits().replaced(self.defaults)
-        return int(group.settings.get("priority", base.priority))
+        return int(group.settings.get("priority", self.defaults.get("priority", Limits.priority)))
 
     def effective(
         self, user: str, unix_groups: tuple[str, ...] | list[str] = ()

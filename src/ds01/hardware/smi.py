@@ -204,7 +204,7 @@ def _mig_instance(
 ) -> MigInstance:
     profile, uuid = match.group("profile"), match.group("uuid")
     index = int(match.group("index"))
-    if not _PROFILE.match(profile):
+    if not is_profile(profile):
         raise _bad_line("nvidia-smi -L", number, line, f"MIG profile {profile!r}")
     if any(m.index == index for m in siblings):
         raise _bad_line("nvidia-smi -L", number, line, f"MIG device {index} listed twice")
@@ -365,26 +365,24 @@ def read_inventory(runner: Runner | None = None) -> Inventory:
     return Inventory(tuple(gpus), "nvidia-smi", tuple(warnings))
 
 
-def _int(row: dict, name: str) -> int | None:
+def _number(row: dict, name: str, kind: type, what: str):
+    """The cell ``name`` as ``kind`` (int or float); None when unknown."""
     value = row.get(name)
     if value is None:
         return None
     try:
-        return int(value)
+        return kind(value)
     except ValueError:
-        raise HardwareError(f"nvidia-smi --query-gpu: {name} is {value!r}, not a whole number",
+        raise HardwareError(f"nvidia-smi --query-gpu: {name} is {value!r}, not {what}",
                             hint="report this nvidia-smi output") from None
+
+
+def _int(row: dict, name: str) -> int | None:
+    return _number(row, name, int, "a whole number")
 
 
 def _float(row: dict, name: str) -> float | None:
-    value = row.get(name)
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise HardwareError(f"nvidia-smi --query-gpu: {name} is {value!r}, not a number",
-                            hint="report this nvidia-smi output") from None
+    return _number(row, name, float, "a number")
 
 
 def _mig_mode(listed: ListedGpu, row: dict) -> str:
