@@ -13,21 +13,11 @@ from pathlib import Path
 import pytest
 
 from ds01.cgroups.fs import CgroupTree, detect_version
+from tests.runtime.support import unavailable
 
 REAL_MOUNT = Path("/sys/fs/cgroup")
 # Controllers a v2 kernel typically lists in the root's cgroup.controllers.
 V2_CONTROLLERS = "cpuset cpu io memory hugetlb pids rdma misc"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str) -> None:
-    """Skip on a developer machine; fail in CI, where these tests must really run."""
-    if in_ci():
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 def _real_v1_tree() -> CgroupTree:

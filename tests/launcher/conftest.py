@@ -25,7 +25,13 @@ import yaml
 
 from ds01.runtime import Engine
 from tests.runtime.conftest import docker_ready  # noqa: F401  (the engine + the test image)
-from tests.runtime.support import CGROUP_ROOT, SESSION, TEST_IMAGE
+from tests.runtime.support import (  # noqa: F401  (unavailable: for the tests here)
+    CGROUP_ROOT,
+    SESSION,
+    TEST_IMAGE,
+    remove_cgroup_tree,
+    unavailable,
+)
 
 VENV_BIN = Path(sys.executable).parent
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,17 +41,6 @@ CGROUP_BASE = f"/ds01-test-{SESSION}"
 MISSING_IMAGE = f"ds01-test/absent-{SESSION}:latest"
 _instances = itertools.count()
 _used_instances: list[str] = []
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str) -> None:
-    """Skip on a developer machine; fail in CI, where these tests must run."""
-    if in_ci():
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 class Result:
@@ -86,22 +81,6 @@ def session_cgroups(docker_ready):  # noqa: F811
             for item in engine.list({"ds01.instance": inst}):
                 engine.remove(item["Id"], force=True)
     remove_cgroup_tree(CGROUP_BASE)
-
-
-def remove_cgroup_tree(rel: str) -> None:
-    for hierarchy in [CGROUP_ROOT, *(p for p in CGROUP_ROOT.iterdir() if p.is_dir())]:
-        top = hierarchy / rel.lstrip("/")
-        if not top.is_dir():
-            continue
-        for sub in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-            try:
-                sub.rmdir()
-            except OSError:
-                pass
-        try:
-            top.rmdir()
-        except OSError:
-            pass
 
 
 def base_config(users: dict, instance: str, home: Path) -> dict:

@@ -16,7 +16,7 @@ import pytest
 from ds01.cli.identity import SudoError, become_root, caller
 from ds01.errors import Refusal
 
-from .conftest import CGROUP_BASE, REPO_ROOT, SESSION, VENV_BIN
+from .conftest import CGROUP_BASE, REPO_ROOT, SESSION, VENV_BIN, unavailable
 
 pytestmark = pytest.mark.docker
 
@@ -199,7 +199,7 @@ def test_sudoers(launcher):
     DS01_* paths, installed under /etc/sudoers.d for the test only."""
     for tool in ("sudo", "visudo"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (apt-get install sudo)")
+            unavailable(f"{tool} is not installed (apt-get install sudo)")
     alias = f"DS01_TEST_{SESSION.upper()}"
     text = SUDOERS.read_text().replace("/usr/local/bin/", f"{VENV_BIN}/")
     text = text.replace("DS01_LAUNCHER", alias)
@@ -235,7 +235,7 @@ def test_non_root_caller_runs_through_real_sudo(launcher, test_sudoers):
 def test_shipped_sudoers_drop_in_is_valid():
     visudo = shutil.which("visudo")
     if visudo is None:
-        pytest.skip("visudo is not installed (apt-get install sudo)")
+        unavailable("visudo is not installed (apt-get install sudo)")
     res = subprocess.run([visudo, "-cf", str(SUDOERS)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     text = SUDOERS.read_text()

@@ -9,7 +9,6 @@ is removed at the end even when the test fails; the session's cgroup parents are
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -17,14 +16,17 @@ import pytest
 
 from ds01.runtime import ContainerSpec, Engine
 
-from .support import CGROUP_ROOT, SESSION, SESSION_LABELS, TEST_IMAGE
+from .support import (
+    CGROUP_ROOT,
+    SESSION,
+    SESSION_LABELS,
+    TEST_IMAGE,
+    remove_cgroup_tree,
+    unavailable,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_UP = REPO / ".ci" / "docker-up"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
@@ -44,10 +46,7 @@ def docker_ready() -> None:
         except Exception as exc:  # noqa: BLE001  (any failure means: no usable engine)
             problem = str(exc)
     if problem is not None:
-        message = f".ci/docker-up could not provide a usable Docker engine:\n{problem}"
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f".ci/docker-up could not provide a usable Docker engine:\n{problem}")
 
 
 @pytest.fixture
@@ -62,14 +61,12 @@ def cgroup_base(docker_ready):
     base = f"/ds01-test/{SESSION}"
     yield base
     _remove_session_containers()
-    for hierarchy in [CGROUP_ROOT, *_v1_hierarchies()]:
-        _rmdir_tree(hierarchy / base.lstrip("/"))
-        parent = hierarchy / "ds01-test"
-        if parent.is_dir():
-            try:
-                parent.rmdir()  # only when no other session still uses it
-            except OSError:
-                pass
+    remove_cgroup_tree(base)
+    for hierarchy in [CGROUP_ROOT, *CGROUP_ROOT.glob("*/")]:
+        try:
+            (hierarchy / "ds01-test").rmdir()  # only when no other session still uses it
+        except OSError:
+            pass
 
 
 @pytest.fixture
@@ -95,23 +92,3 @@ def _remove_session_containers() -> None:
         for item in client.list(SESSION_LABELS):
             client.remove(item["Id"], force=True)
 
-
-def _v1_hierarchies() -> list[Path]:
-    if not CGROUP_ROOT.is_dir():
-        return []
-    return [p for p in CGROUP_ROOT.iterdir() if p.is_dir() and not p.is_symlink()]
-
-
-def _rmdir_tree(path: Path) -> None:
-    """Remove an (empty of processes) cgroup directory tree, deepest first."""
-    if not path.is_dir():
-        return
-    for sub in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        try:
-            sub.rmdir()
-        except OSError:
-            pass
-    try:
-        path.rmdir()
-    except OSError:
-        pass

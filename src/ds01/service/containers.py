@@ -10,7 +10,6 @@ any half-made container removed.
 from __future__ import annotations
 
 from ds01.records import record, replace
-from datetime import datetime
 
 from ds01.errors import EngineError, Refusal
 from ds01.policy.model import NO_CAPACITY, RESERVED, Decision, Request
@@ -258,13 +257,14 @@ def start(svc: Service, actor: Actor, ref: str) -> Changed:
     if found.item is None:
         raise invalid(f"container {found.name!r} does not exist in the engine any more",
                       hint=f"`container rm {found.name}` then `container run {found.name} IMAGE`")
+    row = allocation(svc, found.engine_name)
     if found.state in RUNNING_STATES:
-        row = allocation(svc, found.engine_name)
         return Changed(found.name, found.engine_name, "started", False,
                        row.devices if row else ())
-    acquired = allocation(svc, found.engine_name) is None
-    devices = _reacquire(svc, found) if acquired else allocation(svc, found.engine_name).devices
-    _refresh_cgroups(svc, found)
+    current = ((svc.engine.inspect(found.id) or {}).get("HostConfig") or {}).get("CgroupParent")
+    acquired = row is None
+    devices = _reacquire(svc, found, current) if acquired else row.devices
+    _refresh_cgroups(svc, found, current)
     try:
         svc.engine.start(found.id)
     except BaseException:
@@ -274,7 +274,7 @@ def start(svc: Service, actor: Actor, ref: str) -> Changed:
     return Changed(found.name, found.engine_name, "started", True, devices)
 
 
-def _reacquire(svc: Service, found) -> tuple[str, ...]:
+def _reacquire(svc: Service, found, cgroup_parent: str | None) -> tuple[str, ...]:
     """Allocate exactly the devices the container was created with (its labels)."""
     labels = found.labels
     wanted = tuple(d for d in (labels.get("ds01.devices") or "").split(",") if d)
@@ -288,8 +288,7 @@ def _reacquire(svc: Service, found) -> tuple[str, ...]:
             hint=f"`container rm {found.name}` then `container run {found.name} IMAGE`")
     meta = {"name": found.name, "image": labels.get("ds01.image"),
             "engine_name": found.engine_name, "allocated_at": _precise_now(svc),
-            "cgroup_parent": (svc.engine.inspect(found.id) or {}).get("HostConfig", {})
-            .get("CgroupParent")}
+            "cgroup_parent": cgroup_parent}
     full = any(known[d].kind == "gpu" for d in wanted)
     decision = allocate(svc, found.owner.user, found.engine_name, count=max(1, len(wanted)),
                         full_gpu=full, cpu_only=not wanted, origin=LAUNCHER, meta=meta,
@@ -324,12 +323,12 @@ def _held_elsewhere(svc: Service, found, wanted: tuple[str, ...], decision: Deci
         code=decision.reason or NO_CAPACITY)
 
 
-def _refresh_cgroups(svc: Service, found) -> None:
-    """Re-create the user's cgroups with the current limits (cgroupfs; e.g. after a reboot)."""
+def _refresh_cgroups(svc: Service, found, current: str | None) -> None:
+    """Re-create the user's cgroups with the current limits (cgroupfs; e.g. after a reboot),
+    when the container's cgroup parent ``current`` is still the one they would get now."""
     info = engine_info(svc)
     who = svc.effective(found.owner.user)
     parent, plan = cgroup_parent(svc, who, info.cgroup_driver)
-    current = ((svc.engine.inspect(found.id) or {}).get("HostConfig") or {}).get("CgroupParent")
     if plan and current == parent:
         apply_cgroups(plan)
 
@@ -349,8 +348,3 @@ def remove(svc: Service, actor: Actor, ref: str) -> Changed:
         svc.engine.remove(found.id, force=True)
     out = release(svc, found.engine_name, why="removed by its user", meta=meta)
     return Changed(found.name, found.engine_name, "removed", True, out.devices)
-
-
-def uptime_s(started: str | None, now: datetime) -> float | None:
-    began = engine_time(started)
-    return None if began is None else max(0.0, (now - began).total_seconds())

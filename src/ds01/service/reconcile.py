@@ -32,7 +32,6 @@ from ds01.state.store import AllocationRow, Event
 ORPHAN_GRACE_S = 60.0
 LAUNCHER = "launcher"
 RUNNING_STATES = ("running", "paused", "restarting")
-GONE_STATES = ("exited", "dead", "removing")
 
 
 @record(frozen=False)

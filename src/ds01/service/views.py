@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from ds01.records import field, record
+from datetime import datetime
 
-from ds01.service.containers import uptime_s
+from ds01.records import field, record
 from ds01.service.core import Service
 from ds01.service.launchspec import Actor, invalid
 from ds01.service.lookup import locate
-from ds01.service.reconcile import RUNNING_STATES, engine_names, oom_kills, reconcile
+from ds01.service.reconcile import (
+    RUNNING_STATES,
+    engine_names,
+    engine_time,
+    oom_kills,
+    reconcile,
+)
 
 #: Runs bash when the image has it, sh otherwise.
 SHELL_PICK = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"
@@ -73,6 +79,12 @@ def _view(svc: Service, item: dict, info: dict, rows: dict, now) -> ContainerVie
                 "memory": host.get("Memory") or None, "shm_size": host.get("ShmSize") or None,
                 "pids_limit": host.get("PidsLimit") or None},
     )
+
+
+def uptime_s(started: str | None, now: datetime) -> float | None:
+    """Seconds since the engine's ``StartedAt`` (None when it never started)."""
+    began = engine_time(started)
+    return None if began is None else max(0.0, (now - began).total_seconds())
 
 
 def _oom(svc: Service, info: dict, row, ename: str) -> bool:
