@@ -33,6 +33,19 @@ def service():
     return Service(Context.build())
 
 
+def plot_since_start(by: str, path):
+    """``write_plot`` of the report by ``by`` from START to now, through a real service."""
+    from ds01.monitor.accounting import build_report, write_plot
+    from ds01.monitor.report import parse_moment
+
+    svc = service()
+    try:
+        now = svc.ctx.now()
+        return write_plot(svc, build_report(svc, parse_moment(START, now), now, by), path)
+    finally:
+        svc.close()
+
+
 def test_plot_file_is_a_png_and_table_output_is_unchanged(ds01, scripted, tmp_path):
     png = tmp_path / "out" / "usage.png"
     res = ds01.cli("report", "--since", START, "--format", "json", "--plot", str(png))
@@ -69,19 +82,16 @@ def test_plot_data_come_from_the_report_numbers(ds01, scripted, tmp_path):
 
 
 def test_plot_without_metrics_says_so(ds01, scripted, tmp_path):
-    from ds01.monitor.accounting import build_report, write_plot
-    from ds01.monitor.plots import NO_METRICS
-    from ds01.monitor.report import parse_moment
+    from matplotlib.figure import Figure
 
-    svc = service()
-    try:
-        rep = build_report(svc, parse_moment(START, svc.ctx.now()), svc.ctx.now(), "user")
-        data, problems = write_plot(svc, rep, tmp_path / "u.png")
-    finally:
-        svc.close()
+    from ds01.monitor.plots import NO_METRICS, _draw_utilization
+
+    data, problems = plot_since_start("user", tmp_path / "u.png")
     assert data.utilization == {} and data.snapshots == 0 and problems == []
-    assert NO_METRICS == "no metrics collected"
     read_png(tmp_path / "u.png")
+    ax = Figure().subplots()  # the utilization panel, drawn as in the file
+    _draw_utilization(ax, data, data.times[0].tzinfo)
+    assert [t.get_text() for t in ax.texts] == [NO_METRICS] == ["no metrics collected"]
 
 
 def write_snapshots(log_dir, points):
@@ -105,17 +115,9 @@ def write_snapshots(log_dir, points):
 
 
 def test_plot_uses_metrics_snapshots_of_the_period(ds01, scripted, tmp_path):
-    from ds01.monitor.accounting import build_report, write_plot
-    from ds01.monitor.report import parse_moment
-
     path = write_snapshots(ds01.root / "log", [(at("08:00"), 5.0), (at("10:00"), 40.0),
                                                (at("10:05"), 55.5), (at("11:55"), 90.0)])
-    svc = service()
-    try:
-        rep = build_report(svc, parse_moment(START, svc.ctx.now()), svc.ctx.now(), "group")
-        data, problems = write_plot(svc, rep, tmp_path / "m.png")
-    finally:
-        svc.close()
+    data, problems = plot_since_start("group", tmp_path / "m.png")
     assert data.snapshots == 3  # 08:00 is before the period
     assert [v for _, v in data.utilization["0"]] == [40.0, 55.5, 90.0]
     assert "1:0" not in data.utilization  # no utilization reported: no points, never 0

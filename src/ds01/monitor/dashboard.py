@@ -163,6 +163,11 @@ def source_text(source: str) -> str:
     return source
 
 
+def device_label(kind: str, device_id: str, profile: str | None) -> str:
+    """``MIG 1:0 (2g.20gb)`` / ``GPU 0 (whole)``."""
+    return f"MIG {device_id} ({profile})" if kind == "mig" else f"GPU {device_id} (whole)"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -218,7 +223,7 @@ def _block(d: dict, now: str, sharing) -> Block:
     fraction = used / total if used is not None and total else None
     return Block(
         id=d["id"], kind=d["kind"], gpu=d["gpu"],
-        label=f"MIG {d['id']} ({d['profile']})" if mig else f"GPU {d['id']} (whole)",
+        label=device_label(d["kind"], d["id"], d["profile"]),
         profile=d["profile"] if mig else "whole GPU",
         util=util_text(d.get("utilization")), util_pct=d.get("utilization"),
         memory=memory_text(used, total), memory_fraction=fraction, uuid=d.get("uuid") or "",
@@ -318,7 +323,6 @@ def draw(svc, *, user: str | None = None, colour: bool = False, width: int = 100
     from ds01.monitor.dashboard_rich import render_rich
 
     return render_rich(view, width)
-
 
 
 def terminal_size() -> tuple[int, int]:

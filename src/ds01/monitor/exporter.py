@@ -153,50 +153,52 @@ class Ds01Collector:
         yield up
 
 
+def _counter(name: str, doc: str, labels: list[str], counts: Counter):
+    """A counter family with one sample per key of ``counts`` (a tuple key: several labels),
+    in key order."""
+    from prometheus_client.core import CounterMetricFamily
+
+    fam = CounterMetricFamily(name, doc, labels=labels)
+    for key, n in sorted(counts.items()):
+        fam.add_metric(list(key) if isinstance(key, tuple) else [key], n)
+    return fam
+
+
 def _history_families(svc, per_user: bool, tally: HistoryTally) -> Iterator:
-    from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+    from prometheus_client.core import HistogramMetricFamily
 
     with svc.store.read() as tx:
         counts = tally.update(tx)
-    fam = CounterMetricFamily("ds01_allocations_total", "Allocations granted", labels=["group"])
-    for group, n in sorted(counts.allocations.items()):
-        fam.add_metric([group], n)
-    yield fam
-    fam = CounterMetricFamily("ds01_refusals_total", "Allocation requests refused",
-                              labels=["reason", "group"])
-    for (reason, group), n in sorted(counts.refusals.items()):
-        fam.add_metric([reason, group], n)
-    yield fam
-    fam = CounterMetricFamily("ds01_releases_total", "Allocations released", labels=["group"])
-    for group, n in sorted(counts.releases.items()):
-        fam.add_metric([group], n)
-    yield fam
+    yield _counter("ds01_allocations_total", "Allocations granted", ["group"],
+                   counts.allocations)
+    yield _counter("ds01_refusals_total", "Allocation requests refused", ["reason", "group"],
+                   counts.refusals)
+    yield _counter("ds01_releases_total", "Allocations released", ["group"], counts.releases)
     hist = HistogramMetricFamily("ds01_decision_seconds",
                                  "Time to decide and record an allocation request")
     hist.add_metric([], histogram_buckets(counts), counts.decision_sum)
     yield hist
     if per_user:
-        yield from _user_history_families(counts)
+        yield _counter("ds01_user_allocations_total", "Allocations granted, per user",
+                       ["user"], counts.user_allocations)
+        yield _counter("ds01_user_refusals_total", "Requests refused, per user",
+                       ["user", "reason"], counts.user_refusals)
 
 
-def _user_history_families(counts: HistoryCounts) -> Iterator:
-    from prometheus_client.core import CounterMetricFamily
+def _held_gauges(held: dict, label: str, names: tuple[str, str], docs: tuple[str, str]):
+    """The units-held and containers-held gauges, one sample per ``label`` value of ``held``
+    (value -> [units, containers])."""
+    from prometheus_client.core import GaugeMetricFamily
 
-    fam = CounterMetricFamily("ds01_user_allocations_total", "Allocations granted, per user",
-                              labels=["user"])
-    for user, n in sorted(counts.user_allocations.items()):
-        fam.add_metric([user], n)
-    yield fam
-    fam = CounterMetricFamily("ds01_user_refusals_total", "Requests refused, per user",
-                              labels=["user", "reason"])
-    for (user, reason), n in sorted(counts.user_refusals.items()):
-        fam.add_metric([user, reason], n)
-    yield fam
+    units = GaugeMetricFamily(names[0], docs[0], labels=[label])
+    containers = GaugeMetricFamily(names[1], docs[1], labels=[label])
+    for key, (n_units, n_containers) in sorted(held.items()):
+        units.add_metric([key], n_units)
+        containers.add_metric([key], n_containers)
+    return units, containers
 
 
 def _holding_families(svc, per_user: bool, _tally=None) -> Iterator:
-    from prometheus_client.core import GaugeMetricFamily
-
     upg = svc.config.gpu.units_per_gpu
     with svc.store.read() as tx:
         rows = tx.allocations()
@@ -208,25 +210,14 @@ def _holding_families(svc, per_user: bool, _tally=None) -> Iterator:
             slot = table.setdefault(key, [0, 0])
             slot[0] += units
             slot[1] += 1
-    units_fam = GaugeMetricFamily("ds01_units_held", "GPU units held now (MIG instance = 1, "
-                                  "whole GPU = gpu.units_per_gpu)", labels=["group"])
-    cont_fam = GaugeMetricFamily("ds01_containers_held", "Containers holding an allocation now "
-                                 "(GPU or CPU-only)", labels=["group"])
-    for group, (units, n) in sorted(groups.items()):
-        units_fam.add_metric([group], units)
-        cont_fam.add_metric([group], n)
-    yield units_fam
-    yield cont_fam
+    yield from _held_gauges(
+        groups, "group", ("ds01_units_held", "ds01_containers_held"),
+        ("GPU units held now (MIG instance = 1, whole GPU = gpu.units_per_gpu)",
+         "Containers holding an allocation now (GPU or CPU-only)"))
     if per_user:
-        fam = GaugeMetricFamily("ds01_user_units_held", "GPU units held now, per user",
-                                labels=["user"])
-        cfam = GaugeMetricFamily("ds01_user_containers_held", "Containers holding an "
-                                 "allocation now, per user", labels=["user"])
-        for user, (units, n) in sorted(users.items()):
-            fam.add_metric([user], units)
-            cfam.add_metric([user], n)
-        yield fam
-        yield cfam
+        yield from _held_gauges(
+            users, "user", ("ds01_user_units_held", "ds01_user_containers_held"),
+            ("GPU units held now, per user", "Containers holding an allocation now, per user"))
 
 
 def _device_families(svc, per_user: bool, _tally=None) -> Iterator:

@@ -10,7 +10,8 @@ give at this instant: same limits, same reservations, same sharing and priority 
 from __future__ import annotations
 
 import os
-from ds01.monitor.dashboard import Block, Record, age, build_view, plural, when_text
+from ds01.monitor.dashboard import (Block, Record, age, build_view, device_label, plural,
+                                    when_text)
 
 GPU_PLAIN = "GPU container"
 GPU_WHOLE = "whole GPU (--full-gpu)"
@@ -125,7 +126,7 @@ def mine_view(svc, user: str, status, view=None) -> MineView:
     return MineView(
         user=user, group=who.group, priority=who.priority, now=view.header.now,
         usage=tuple(usage), reservation=_reservation_text(who.reservation, now),
-        containers=_my_containers(status.to_dict(), view, user),
+        containers=_my_containers(status, view, user),
         chances=chances(snap, who, now),
     )
 
@@ -133,7 +134,7 @@ def mine_view(svc, user: str, status, view=None) -> MineView:
 def _reservation_text(r, now) -> str | None:
     if r is None:
         return None
-    what = ", ".join(f"GPU {g}" if ":" not in g else f"MIG {g}" for g in r.gpus)
+    what = _names(r.gpus)
     why = f" ({r.reason})" if r.reason else ""
     start, end = when_text(r.start.isoformat()), when_text(r.end.isoformat())
     if r.active(now):
@@ -143,23 +144,23 @@ def _reservation_text(r, now) -> str | None:
     return f"your reservation of {what} ended {end}{why}"
 
 
-def _my_containers(data: dict, view, user: str) -> tuple[MyContainer, ...]:
+def _my_containers(status, view, user: str) -> tuple[MyContainer, ...]:
     blocks = {b.id: b for b in view.blocks}
     found: dict[str, dict] = {}
-    for d in data["devices"]:
-        for c in d["containers"]:
+    for ds in status.devices:
+        for c in ds.containers:
             if c["user"] != user:
                 continue
             entry = found.setdefault(c["container"], {"c": c, "devices": [], "others": []})
-            entry["devices"].append(blocks[d["id"]])
-            entry["others"].append(len(d["containers"]) - 1)
-    for c in data["cpu_only"]:
+            entry["devices"].append(blocks[ds.device.id])
+            entry["others"].append(len(ds.containers) - 1)
+    for c in status.cpu_only:
         if c["user"] == user:
             found.setdefault(c["container"], {"c": c, "devices": [], "others": []})
     out = []
     for name, e in found.items():
         c = e["c"]
-        out.append(MyContainer(name, c["priority"], age(c.get("since", ""), data["now"]),
+        out.append(MyContainer(name, c["priority"], age(c.get("since", ""), status.now),
                                tuple(e["devices"]), tuple(e["others"])))
     return tuple(out)
 
@@ -203,17 +204,16 @@ def _gpu_chance(what: str, d, snap, who, now) -> Chance:
     return Chance(what, True, _grant_text(d, device, snap, who, now), device=device.id)
 
 
-def _label(device) -> str:
-    if device.kind == "mig":
-        return f"MIG {device.id} ({device.profile})"
-    return f"GPU {device.id} (whole)"
+def _names(ids) -> str:
+    """``GPU 0, MIG 1:2``: device ids in words."""
+    return ", ".join(f"MIG {x}" if ":" in x else f"GPU {x}" for x in ids)
 
 
 def _grant_text(d, device, snap, who, now) -> str:
     from ds01.policy.allocate import candidates
 
     holders = [h for h in snap.holdings if device.id in h.devices]
-    label = _label(device)
+    label = device_label(device.kind, device.id, device.profile)
     if d.reserved:
         return f"your reserved {label} is free for you (it does not count against your limits)"
     if holders:
@@ -248,8 +248,7 @@ def refusal_text(d, snap) -> str:
                 "release one first")
     if d.reason == m.RESERVED:
         why = f" ({f['reason_text']})" if f.get("reason_text") else ""
-        devices = ", ".join(f"MIG {x}" if ":" in x else f"GPU {x}"
-                            for x in f.get("reserved_devices") or ()) or "the free device"
+        devices = _names(f.get("reserved_devices") or ()) or "the free device"
         return (f"what is free ({devices}) is reserved for {f.get('reserved_user')} until "
                 f"{f.get('end_time')}{why}")
     if d.reason == m.NO_CAPACITY:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from ds01.records import record, field
 from datetime import date, datetime, timedelta, tzinfo
 
+from ds01 import context
 from ds01.errors import UsageError
 from ds01.hardware.ids import id_key, is_mig_id
 
@@ -42,19 +43,21 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_instant(text: str, what: str = "time") -> datetime:
-    """An ISO 8601 date or time; without an offset it is local time. Aware result."""
+    """An ISO 8601 date or time; without an offset it is local time. Aware result.
+
+    ``ds01.context.parse_instant`` reads it; this adds a lower-case ``z`` and an error that
+    also names the durations ``parse_moment`` takes."""
     raw = str(text).strip()
-    if raw.endswith(("Z", "z")):
-        raw = raw[:-1] + "+00:00"
+    if raw.endswith("z"):
+        raw = raw[:-1] + "Z"
     try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
+        return context.parse_instant(raw, what=what)
+    except UsageError:
         raise UsageError(
             f"{what} {text!r} is neither a duration nor an ISO 8601 date/time",
             hint="write a duration back from now (30d, 12h, 90m, 2w) or a date/time like "
             "2026-12-01 or 2026-12-01T09:00:00+00:00",
         ) from None
-    return value if value.tzinfo is not None else value.astimezone()
 
 
 def parse_moment(text: str, now: datetime, what: str = "--since") -> datetime:
