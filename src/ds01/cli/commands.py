@@ -26,7 +26,8 @@ def service_of(args):
     return Service(context_of(args))
 
 
-def _json_flag(p) -> None:
+def json_flag(p) -> None:
+    """Add the ``--json`` flag every command with machine-readable output takes."""
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
@@ -49,21 +50,22 @@ TOP_LEVEL: tuple[tuple[str, str, str], ...] = (
 def register(sub, common, wanted: str | None = None,
              everything: bool = True) -> None:
     """Define the commands: all of them in full, or only ``wanted`` in full and the others as
-    one-line stubs (enough for ``ds01 --help`` and for rejecting a misspelt command)."""
+    one-line stubs (enough for ``ds01 --help`` and for rejecting a misspelt command).
+
+    Every command module has ``register(sub, common, json_flag)`` (this one: ``register_core``).
+    """
     import importlib
 
     done: set[str] = set()
-    for name, module, text in TOP_LEVEL:
-        if everything or name == wanted:
-            if module not in done:
-                done.add(module)
-                mod = importlib.import_module(module)
-                fn = mod.register_core if module == __name__ else mod.register
-                args = (sub, common, _json_flag)[: fn.__code__.co_argcount]
-                fn(*args)
+    for name, module, _text in TOP_LEVEL:
+        if (everything or name == wanted) and module not in done:
+            done.add(module)
+            mod = importlib.import_module(module)
+            fn = mod.register_core if module == __name__ else mod.register
+            fn(sub, common, json_flag)
 
 
-def register_core(sub, common, json_flag=None) -> None:
+def register_core(sub, common, json_flag) -> None:
     """``ds01 config check`` and ``ds01 limits``."""
     cfg = sub.add_parser("config", help="configuration commands", parents=[common])
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
@@ -71,7 +73,7 @@ def register_core(sub, common, json_flag=None) -> None:
         "check", parents=[common], help="validate the policy file",
         description="Validate the policy file. Prints FILE:LINE: key: message for each problem "
         "and exits 2, or exits 0 when the file is valid.")
-    _json_flag(check)
+    json_flag(check)
     check.set_defaults(handler=cmd_config_check)
 
     lim = sub.add_parser(
@@ -80,9 +82,8 @@ def register_core(sub, common, json_flag=None) -> None:
         "user's override.")
     lim.add_argument("user", metavar="USER")
     lim.add_argument("--priority", action="store_true", help="print only the priority number")
-    _json_flag(lim)
+    json_flag(lim)
     lim.set_defaults(handler=cmd_limits)
-
 
 
 def cmd_config_check(args) -> int:
@@ -102,7 +103,6 @@ def cmd_config_check(args) -> int:
 def cmd_limits(args) -> int:
     from ds01.cli.output import emit_json, out
     from ds01.cli.render import limits_text
-
     from ds01.errors import UsageError
     from ds01.policy.allocate import USER_NAME
 
@@ -121,4 +121,4 @@ def cmd_limits(args) -> int:
     return EXIT_OK
 
 
-__all__ = ["register", "service_of", "context_of", "EXIT_REFUSED"]
+__all__ = ["register", "json_flag", "service_of", "context_of", "EXIT_REFUSED"]

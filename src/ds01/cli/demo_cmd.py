@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 
-def register(sub, common) -> None:
+def register(sub, common, json_flag) -> None:
+    """``json_flag`` is not used: the demo prints text for people only."""
     p = sub.add_parser(
         "demo", parents=[common], help="replay the worked examples on a simulated server",
         description="Replay the allocation contract's worked examples on built-in simulated "

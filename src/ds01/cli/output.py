@@ -40,7 +40,7 @@ def report_error(exc: Ds01Error, *, as_json: bool = False) -> int:
         for p in problems:
             err(str(p))
     else:
-        err(f"ds01: {exc.code}: {exc.message}" if exc.code not in ("ERROR",) else exc.message)
+        err(f"ds01: {exc.code}: {exc.message}" if exc.code != "ERROR" else exc.message)
     if exc.hint:
         err(f"hint: {exc.hint}")
     return exc.exit_code

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def register(sub, common) -> None:
+def register(sub, common, json_flag) -> None:
     p = sub.add_parser("slices", parents=[common], help="systemd slice units from the policy")
     ssub = p.add_subparsers(dest="slices_command", metavar="COMMAND", required=True)
     w = ssub.add_parser(
@@ -16,7 +16,7 @@ def register(sub, common) -> None:
     w.add_argument("--root", metavar="DIR", default="/",
                    help="filesystem root, as in systemctl --root (default /)")
     w.add_argument("--dry-run", action="store_true", help="print the units, write nothing")
-    w.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    json_flag(w)
     w.set_defaults(handler=cmd_write)
 
 

@@ -38,13 +38,6 @@ def builtin_config_path():
     return Path(_data_dir()) / "resource-limits.yaml"
 
 
-def builtin_server_path(name: str):
-    """The description file of the simulated server ``builtin:NAME``: a Path."""
-    from pathlib import Path
-
-    return Path(_builtin_server_file(name))
-
-
 def _builtin_server_file(name: str) -> str:
     return pathstr.pathstr(os.path.join(_data_dir(), "servers", f"{name}.yaml"))
 

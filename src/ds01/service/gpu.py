@@ -43,38 +43,33 @@ def holding_of(row: AllocationRow) -> Holding:
     )
 
 
-def current_snapshot(svc: Service, tx, request: Request | None = None) -> Snapshot:
-    """The decision's view of the server, read inside ``tx``.
+def current_snapshot(svc: Service, tx, request: Request) -> Snapshot:
+    """The decision's view of the server for ``request``, read inside ``tx``.
 
-    With ``request``: only the requester's allocations and the requested container's are read
-    in full, the others as a per-device summary (``Snapshot.load``) that SQLite computes, so
-    that the decision's cost does not grow with the number of live allocations.
+    Only the requester's allocations and the requested container's are read in full, the
+    others as a per-device summary (``Snapshot.load``) that SQLite computes, so that the
+    decision's cost does not grow with the number of live allocations.
     """
-    from ds01.policy.allocate import Snapshot
     from ds01.policy.model import Holding
 
-    if request is None:
-        return snapshot(svc, map(Holding._make, tx.holdings()))
-    return Snapshot(
-        devices=svc.devices,
-        holdings=tuple(map(Holding._make,
-                           tx.holdings(user=request.user, container=request.container))),
-        gpu=svc.config.gpu,
-        reservations=svc.config.reservations(),
-        load=tx.device_load(),
-    )
+    mine = tx.holdings(user=request.user, container=request.container)
+    return _snapshot(svc, map(Holding._make, mine), load=tx.device_load())
 
 
 def snapshot(svc: Service, rows) -> Snapshot:
-    """The decision's view with every allocation (``rows``: AllocationRows or Holdings)."""
+    """The decision's view with every allocation (``rows``: AllocationRows)."""
+    return _snapshot(svc, map(holding_of, rows))
+
+
+def _snapshot(svc: Service, holdings, load: dict | None = None) -> Snapshot:
     from ds01.policy.allocate import Snapshot
-    from ds01.policy.model import Holding
 
     return Snapshot(
         devices=svc.devices,
-        holdings=tuple(r if type(r) is Holding else holding_of(r) for r in rows),
+        holdings=tuple(holdings),
         gpu=svc.config.gpu,
         reservations=svc.config.reservations(),
+        load=load,
     )
 
 
@@ -264,7 +259,4 @@ def status(svc: Service, *, reconcile: bool = True) -> ServerStatus:
 
 def _launcher_fields(row: AllocationRow) -> dict:
     meta = row.meta or {}
-    extra = {}
-    if "name" in meta:
-        extra["name"] = meta["name"]
-    return extra
+    return {"name": meta["name"]} if "name" in meta else {}

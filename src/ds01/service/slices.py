@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ds01.cgroups.slices import SliceEntry, SliceLimits, plan_units, write_units
 from ds01.config.model import EffectiveLimits
-from ds01.service.core import Service, unix_groups_of
+from ds01.service.core import Service
 
 
 def user_limits(who: EffectiveLimits) -> SliceLimits:
@@ -26,7 +26,7 @@ def plan(svc: Service) -> dict[str, str]:
         entries.append(SliceEntry(SliceLimits(cpus=agg.cpus, memory=agg.memory, tasks=agg.tasks),
                                   group=g.name))
     for user in sorted(set(cfg.known_users()) | current_users(svc)):
-        who = cfg.effective(user, unix_groups_of(user))
+        who = svc.effective(user)
         entries.append(SliceEntry(user_limits(who), group=who.group, user=user))
     return plan_units(entries, source=str(cfg.source))
 
