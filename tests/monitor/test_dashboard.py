@@ -221,8 +221,8 @@ def test_json_is_unchanged(ds01):
     assert set(data) == {"mode", "now", "source", "devices", "cpu_only", "warnings"}
     assert set(data["devices"][0]) == {
         "id", "kind", "gpu", "profile", "uuid", "name", "units", "memory_total_mib",
-        "memory_used_mib", "utilization", "allocatable", "warning", "reserved_for",
-        "containers"}
+        "memory_used_mib", "utilization", "allocatable", "warning", "problem",
+        "reserved_for", "containers"}
     assert [c["container"] for c in data["cpu_only"]] == ["preprocessing"]
 
 

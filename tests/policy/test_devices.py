@@ -75,3 +75,24 @@ def test_server_mode():
     assert server_mode(flatten(inventory(whole(0), whole(1)), GpuSettings())) == MODE_WHOLE_GPU
     lost = flatten(inventory(mig(0, 1, lost=True)), GpuSettings())
     assert server_mode(lost) == MODE_MIG  # the instances exist, though unusable now
+
+
+def test_every_warning_names_its_problem():
+    """Displays mark devices by Device.problem, never by parsing the warning's wording."""
+    from ds01.config.model import GpuSettings
+    from ds01.hardware.model import Gpu, Inventory, MigInstance
+    from ds01.policy.devices import flatten
+    from ds01.policy.model import PROBLEM_ERROR, PROBLEM_LOST, PROBLEM_NO_INSTANCES
+
+    inst = MigInstance(gpu_index=3, index=0, profile="1g.10gb", uuid="MIG-x")
+    inv = Inventory(gpus=(
+        Gpu(0, "A100", "GPU-0", mig="disabled"),
+        Gpu(1, "A100", "GPU-1", mig="enabled"),
+        Gpu(2, "A100", "GPU-2", mig="disabled", lost=True, error="GPU is lost"),
+        Gpu(3, "A100", "GPU-3", mig="enabled", instances=(inst,), lost=True),
+        Gpu(4, "A100", "GPU-4", mig="disabled", error="utilization unreadable"),
+    ), source="test")
+    problems = {d.id: d.problem for d in flatten(inv, GpuSettings())}
+    assert problems == {"0": None, "1": PROBLEM_NO_INSTANCES, "2": PROBLEM_LOST,
+                        "3:0": PROBLEM_LOST, "4": PROBLEM_ERROR}
+    assert all((d.problem is None) == (d.warning is None) for d in flatten(inv, GpuSettings()))

@@ -180,15 +180,16 @@ def _container_line(c: dict, now: str) -> ContainerLine:
 
 
 def _warning_marker(d: dict) -> Marker | None:
-    """LOST / MIG-without-instances / other warning, recognised by the policy's own wording."""
-    from ds01.policy.devices import empty_mig_warning
-
+    """LOST / MIG-without-instances / other warning, by the policy's ``problem`` kind."""
     text = d.get("warning")
     if not text:
         return None
-    if d["kind"] == "gpu" and text == empty_mig_warning(d["gpu"]):
+    from ds01.policy.model import PROBLEM_LOST, PROBLEM_NO_INSTANCES
+
+    problem = d.get("problem")
+    if problem == PROBLEM_NO_INSTANCES:
         return Marker(NO_INSTANCES, f"WARNING: {text}")
-    if text.startswith(f"GPU {d['gpu']} is lost"):
+    if problem == PROBLEM_LOST:
         return Marker(LOST, f"LOST: {text}")
     return Marker(WARNING, f"WARNING: {text}")
 

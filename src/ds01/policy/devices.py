@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from ds01.config.model import GpuSettings
 from ds01.hardware.ids import id_key
 from ds01.hardware.model import Gpu, Inventory, MigInstance
-from ds01.policy.model import KIND_GPU, KIND_MIG, Device
+from ds01.policy.model import (
+    KIND_GPU, KIND_MIG, PROBLEM_ERROR, PROBLEM_LOST, PROBLEM_NO_INSTANCES, Device,
+)
 
 MODE_MIG = "mig"
 MODE_WHOLE_GPU = "whole-gpu"
@@ -54,17 +56,19 @@ def _devices_of(g: Gpu, settings: GpuSettings) -> list[Device]:
     if g.mig_enabled and g.instances:
         ordered = sorted(g.instances, key=lambda i: id_key(i.id))
         return [_mig_device(g, inst, lost) for inst in ordered]
-    if g.mig_enabled:
-        warning = lost or empty_mig_warning(g.index)
-        return [_whole_device(g, settings, allocatable=False, warning=warning)]
     if lost:
-        return [_whole_device(g, settings, allocatable=False, warning=lost)]
+        return [_whole_device(g, settings, allocatable=False, warning=lost,
+                              problem=PROBLEM_LOST)]
+    if g.mig_enabled:
+        return [_whole_device(g, settings, allocatable=False,
+                              warning=empty_mig_warning(g.index), problem=PROBLEM_NO_INSTANCES)]
     # An error that did not lose the GPU (e.g. one unreadable counter) is shown, not fatal.
-    return [_whole_device(g, settings, allocatable=True, warning=g.error)]
+    return [_whole_device(g, settings, allocatable=True, warning=g.error,
+                          problem=PROBLEM_ERROR if g.error else None)]
 
 
-def _whole_device(g: Gpu, settings: GpuSettings, *, allocatable: bool, warning: str | None
-                  ) -> Device:
+def _whole_device(g: Gpu, settings: GpuSettings, *, allocatable: bool, warning: str | None,
+                  problem: str | None) -> Device:
     return Device(
         id=str(g.index),
         kind=KIND_GPU,
@@ -78,6 +82,7 @@ def _whole_device(g: Gpu, settings: GpuSettings, *, allocatable: bool, warning: 
         utilization=g.utilization,
         allocatable=allocatable,
         warning=warning,
+        problem=problem,
     )
 
 
@@ -95,4 +100,5 @@ def _mig_device(g: Gpu, inst: MigInstance, lost: str | None) -> Device:
         utilization=inst.utilization,
         allocatable=lost is None,
         warning=lost,
+        problem=PROBLEM_LOST if lost else None,
     )

@@ -17,6 +17,12 @@ REASONS = (INVALID_REQUEST, CONTAINER_LIMIT, USER_AT_LIMIT, RESERVED, NO_CAPACIT
 KIND_MIG = "mig"
 KIND_GPU = "gpu"
 
+# What is wrong with a device that carries a warning (Device.problem), for displays that mark
+# each kind differently without parsing the warning's wording.
+PROBLEM_LOST = "lost"  # the source lost the GPU: not allocatable
+PROBLEM_NO_INSTANCES = "mig_no_instances"  # MIG enabled, no instances: not allocatable
+PROBLEM_ERROR = "error"  # the source reported an error but the GPU works: still allocatable
+
 
 @record
 class Device:
@@ -34,6 +40,7 @@ class Device:
     utilization: float | None = None  # percent; None: not reported
     allocatable: bool = True
     warning: str | None = None
+    problem: str | None = None  # PROBLEM_* when there is a warning
 
     @property
     def memory_fraction(self) -> float:

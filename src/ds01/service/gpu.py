@@ -195,7 +195,7 @@ class DeviceStatus:
             "id": d.id, "kind": d.kind, "gpu": d.gpu, "profile": d.profile, "uuid": d.uuid,
             "name": d.name, "units": d.units, "memory_total_mib": d.memory_total_mib,
             "memory_used_mib": d.memory_used_mib, "utilization": d.utilization,
-            "allocatable": d.allocatable, "warning": d.warning,
+            "allocatable": d.allocatable, "warning": d.warning, "problem": d.problem,
             "reserved_for": self.reserved_for, "containers": list(self.containers),
         }
 
