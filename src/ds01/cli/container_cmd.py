@@ -18,45 +18,6 @@ EPILOG = """exit codes: 0 success; 1 refused (limits, NOT_PERMITTED, INVALID_REQ
 2 usage or configuration error; 3 environment error (container engine, state store, sudo)"""
 
 
-def _columns() -> int:
-    """``shutil.get_terminal_size().columns``, without importing ``shutil`` (and with it
-    ``bz2``, ``lzma`` and ``fnmatch``) on every container start."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
-_formatter = None
-
-
-def Formatter(*args, **kwargs):  # noqa: N802  (argparse calls it like the class it stands for)
-    """argparse's formatter at the same width, found without ``shutil``. argparse builds one
-    for every argument it adds, so ``shutil`` would be paid per parser, not only for help.
-    (Defined on first use: ``argparse`` itself is imported only when a command needs it.)"""
-    global _formatter
-    if _formatter is None:
-        import argparse
-
-        class _Formatter(argparse.HelpFormatter):
-            def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
-                super().__init__(prog, indent_increment, max_help_position,
-                                 _columns() - 2 if width is None else width)
-
-        _formatter = _Formatter
-    return _formatter(*args, **kwargs)
-
-
-def _json_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-
-
 def _user_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", metavar="USER", default=None,
                    help="act for USER (administrators only)")
@@ -74,7 +35,7 @@ VERBS: dict[str, str] = {
 }
 
 
-def add_commands(sub, parents: list, json_flag=_json_flag, wanted: str | None = None) -> None:
+def add_commands(sub, parents: list, json_flag, wanted: str | None = None) -> None:
     """The launcher's sub-commands, on any argparse sub-parser collection: all of them, or
     only ``wanted`` in full and the others as one-line stubs (argparse costs milliseconds per
     parser, and a container start should not pay for six commands it does not run)."""
@@ -82,11 +43,11 @@ def add_commands(sub, parents: list, json_flag=_json_flag, wanted: str | None = 
         if wanted is None or verb == wanted:
             _BUILDERS[verb](sub, parents, json_flag, verb, text)
         else:
-            sub.add_parser(verb, help=text, formatter_class=Formatter)
+            sub.add_parser(verb, help=text)
 
 
 def _add_run(sub, parents, json_flag, verb, text) -> None:
-    run = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
+    run = sub.add_parser(verb, parents=parents, help=text,
                          description="Allocate a GPU or MIG instance (or none with --cpu-only), "
                          "then create and start NAME from IMAGE, a name from the server's list.")
     run.add_argument("name", metavar="NAME")
@@ -103,7 +64,7 @@ def _add_run(sub, parents, json_flag, verb, text) -> None:
 
 
 def _add_list(sub, parents, json_flag, verb, text) -> None:
-    ls = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
+    ls = sub.add_parser(verb, parents=parents, help=text,
                         description="Your running containers (--all: stopped ones too): "
                         "state, devices held now, limits, uptime, exit code, OOM-killed.")
     ls.add_argument("--all", "-a", action="store_true", help="include stopped containers")
@@ -113,7 +74,7 @@ def _add_list(sub, parents, json_flag, verb, text) -> None:
 
 
 def _add_change(sub, parents, json_flag, verb, text) -> None:
-    p = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
+    p = sub.add_parser(verb, parents=parents, help=text,
                        description=text[0].upper() + text[1:] + ".")
     p.add_argument("name", metavar="NAME")
     _user_flag(p)
@@ -122,7 +83,7 @@ def _add_change(sub, parents, json_flag, verb, text) -> None:
 
 
 def _add_shell(sub, parents, json_flag, verb, text) -> None:
-    sh = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
+    sh = sub.add_parser(verb, parents=parents, help=text,
                         description="Open a shell (bash when the image has it, else sh) in "
                         "your running container NAME, as your own user.")
     sh.add_argument("name", metavar="NAME")
@@ -131,7 +92,7 @@ def _add_shell(sub, parents, json_flag, verb, text) -> None:
 
 
 def _add_logs(sub, parents, json_flag, verb, text) -> None:
-    lg = sub.add_parser(verb, parents=parents, help=text, formatter_class=Formatter,
+    lg = sub.add_parser(verb, parents=parents, help=text,
                         description="What NAME's processes wrote to their output.")
     lg.add_argument("name", metavar="NAME")
     lg.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
@@ -153,14 +114,15 @@ def register(sub, common, json_flag) -> None:
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The ``container`` parser; given ``argv``, only the command it names is built in full."""
-    import argparse
+    """The ``container`` parser; given ``argv``, only the command it names is built in full.
+    ``Parser`` (shared with ``ds01``) measures the terminal without importing ``shutil``."""
+    from ds01.cli.commands import json_flag
+    from ds01.cli.parser import Parser
 
-    parser = argparse.ArgumentParser(prog="container", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=Formatter)
+    parser = Parser(prog="container", description=DESCRIPTION, epilog=EPILOG)
     sub = parser.add_subparsers(dest="container_command", metavar="COMMAND", required=True)
     wanted = argv[0] if argv and argv[0] in VERBS else None
-    add_commands(sub, [], wanted=wanted)
+    add_commands(sub, [], json_flag, wanted=wanted)
     return parser
 
 
