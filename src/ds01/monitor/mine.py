@@ -101,8 +101,8 @@ def status_data(svc, user: str) -> dict:
 
 
 def mine_view(svc, user: str, status, view=None) -> MineView:
-    """The ``--mine`` content for ``user`` from the service (limits, allocations) and a
-    ``ServerStatus`` read just before. ``view``: the status's ``DashboardView`` if built."""
+    """The ``--mine`` content for ``user`` from the service (limits) and a ``ServerStatus``
+    (its allocations too, so the numbers and the devices shown agree). ``view``: the status's ``DashboardView`` if built."""
     from ds01.errors import UsageError
     from ds01.policy.allocate import USER_NAME, user_usage
     from ds01.service.gpu import snapshot
@@ -114,8 +114,7 @@ def mine_view(svc, user: str, status, view=None) -> MineView:
     view = view or build_view(status, svc.config.gpu)
     who = svc.effective(user)
     now = svc.ctx.now()
-    with svc.store.read() as tx:
-        snap = snapshot(svc, tx.allocations())
+    snap = snapshot(svc, status.rows)  # the same read the status was built from
     units, full, containers = user_usage(snap, user, now)
     limits = who.limits
     usage: list[tuple[str, int, int | None]] = []

@@ -208,6 +208,8 @@ class ServerStatus:
     source: str
     cpu_only: tuple[dict, ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
+    # the allocations this status was built from (one read), for views that need more of them
+    rows: tuple = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {
@@ -254,6 +256,7 @@ def status(svc: Service, *, reconcile: bool = True) -> ServerStatus:
         mode=server_mode(svc.devices), devices=tuple(out),
         now=now.isoformat(timespec="seconds"), source=svc.inventory.source,
         cpu_only=tuple(cpu_only), warnings=warnings + tuple(svc.inventory.warnings),
+        rows=tuple(rows),
     )
 
 
