@@ -16,7 +16,7 @@ place is left alone and reported.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from ds01.records import record
 from pathlib import Path
 
 from ds01.context import Context
@@ -26,7 +26,7 @@ LOG_SUBDIRS = ("metrics", "reports", "audits")
 LINK = Path("/opt/ds01-infra/logs")
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One thing setup looked at: ``action`` is created, exists, linked, relinked or ok."""
 
